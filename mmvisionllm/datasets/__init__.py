@@ -1,0 +1,3 @@
+"""Datasets, transforms and samplers."""
+from .shapesworld import *  # noqa: F401,F403
+from .transforms import *  # noqa: F401,F403

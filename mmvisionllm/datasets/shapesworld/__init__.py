@@ -1,0 +1,2 @@
+"""ShapesWorld: the embedded procedural benchmark."""
+__all__ = []

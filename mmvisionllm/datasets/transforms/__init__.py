@@ -1,0 +1,2 @@
+"""datasets/transforms"""
+__all__ = []

@@ -1,0 +1,2 @@
+"""evaluation/metrics"""
+__all__ = []

@@ -1,0 +1,65 @@
+"""The decoder plugin contract of the super link.
+
+A decoder is any registered subclass of :class:`BaseLinkDecoder`. VisionLLMv2 builds the decoders named
+in its config (``decoders=dict(det=dict(type=...), pose=...)``), creates one learnable query table of
+``num_queries`` rows per decoder, adds the decoder's ``routing_tokens`` to the tokenizer and, whenever
+one of them occurs in a sequence, appends the queries after it. The last-layer LLM hidden states at the
+query positions (the link embeddings) are handed to the decoder. The core knows nothing else about a
+decoder: boxes, keypoints and images live entirely in the plugin.
+"""
+from abc import ABCMeta, abstractmethod
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmvisionllm.structures import MMDataSample
+
+__all__ = ['BaseLinkDecoder']
+
+
+class BaseLinkDecoder(BaseModule, metaclass=ABCMeta):
+    """Base class of task decoders fed by link embeddings.
+
+    Args:
+        routing_tokens (Sequence[str]): The routing tokens handled by this decoder, e.g.
+            ``('[DET]', '[SEG]', '[GRD]')``. Each must be unique among the configured decoders.
+        num_queries (int): Number of learnable query embeddings the LLM processes after each routing
+            token (N). The decoder receives N link embeddings per target.
+        in_channels (int): Width C of the link embeddings, i.e. the LLM hidden size. The core passes it
+            when the config leaves it out and checks it otherwise.
+        init_cfg (dict, optional): MMEngine initialisation config.
+
+    Calling convention of :meth:`loss` and :meth:`predict`:
+        link_embeds (Tensor): [B, T, N, C] link embeddings, T = the largest number of routing tokens of
+            this decoder in one sample of the batch (one per target: class name, referred object...).
+        link_mask (Tensor): [B, T] bool, True where a target exists.
+        images (list[Tensor] | None): the decoder's own image view per sample, uint8 [3, H, W] as packed
+            by the data pipeline (the decoder normalises and pads it itself, e.g. with an mmdet
+            ``DetDataPreprocessor``), or None when the batch has no image view.
+        data_samples (list[MMDataSample]): the batch's samples; their metainfo ``link_tokens`` lists,
+            per target, which routing token produced it.
+    """
+
+    def __init__(self,
+                 routing_tokens: Sequence[str],
+                 num_queries: int,
+                 in_channels: int,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if not routing_tokens:
+            raise ValueError(f'{type(self).__name__} needs at least one routing token')
+        self.routing_tokens = tuple(routing_tokens)
+        self.num_queries = int(num_queries)
+        self.in_channels = int(in_channels)
+
+    @abstractmethod
+    def loss(self, link_embeds: Tensor, link_mask: Tensor, images: Optional[List[Tensor]],
+             data_samples: List[MMDataSample]) -> Dict[str, Tensor]:
+        """Return a dict of losses (keys starting with ``loss_``) and optional logged values."""
+
+    @abstractmethod
+    def predict(self, link_embeds: Tensor, link_mask: Tensor, images: Optional[List[Tensor]],
+                data_samples: List[MMDataSample]) -> List[MMDataSample]:
+        """Fill and return ``data_samples`` with predictions (``pred_instances`` or ``pred_image``),
+        in the original image's coordinates."""

@@ -1,0 +1,2 @@
+"""detection decoder plugin(s)."""
+__all__ = []

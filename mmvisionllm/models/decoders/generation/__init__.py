@@ -1,0 +1,2 @@
+"""generation decoder plugin(s)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""pose decoder plugin(s)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""models/language_models"""
+__all__ = []

@@ -1,0 +1,2 @@
+"""models/mllm"""
+__all__ = []

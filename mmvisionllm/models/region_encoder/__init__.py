@@ -1,0 +1,2 @@
+"""models/region_encoder"""
+__all__ = []

@@ -1,0 +1,2 @@
+"""models/super_link"""
+__all__ = []

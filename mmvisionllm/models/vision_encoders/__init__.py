@@ -1,0 +1,2 @@
+"""models/vision_encoders"""
+__all__ = []

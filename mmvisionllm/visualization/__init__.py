@@ -1,0 +1,2 @@
+"""visualization"""
+__all__ = []
