@@ -2,29 +2,39 @@
 
 torch 2.6 made ``torch.load(..., weights_only=True)`` the default. MMEngine 0.10.7 calls ``torch.load``
 without that argument when it loads and resumes checkpoints, and its checkpoints pickle a few
-non-tensor objects (``HistoryBuffer`` in the message hub, numpy arrays and scalars in the logged
-history), so every resume fails with ``UnpicklingError: Weights only load failed``.
+non-tensor objects, so every resume fails with ``UnpicklingError: Weights only load failed``:
 
-Trust model: we keep ``weights_only=True`` and only *allow-list* the exact types MMEngine itself writes
-into its checkpoints (via ``torch.serialization.add_safe_globals``). A checkpoint that pickles anything
-else — arbitrary classes or callables, i.e. the objects that make unpickling execute code — is still
-refused by torch. We never set ``weights_only=False`` globally. Loading a trusted third-party checkpoint
-with other pickled objects needs an explicit, local ``torch.load(path, weights_only=False)`` by the
-caller, who then vouches for the file.
+* ``HistoryBuffer`` objects of the message hub, whose ``__getstate__`` also pickles its class-level
+  table of statistics functions (``HistoryBuffer.min`` ...) as ``getattr(HistoryBuffer, 'min')``;
+* numpy arrays, dtypes and scalars in the logged history and runtime info;
+* ``collections.Counter`` (milestones of ``MultiStepLR``).
+
+Trust model: we keep ``weights_only=True`` and only *allow-list* the exact data types MMEngine itself
+writes (``torch.serialization.add_safe_globals``). ``getattr`` is deliberately NOT allow-listed — it
+would let a crafted file reach arbitrary attributes — so instead ``HistoryBuffer.__getstate__`` is made
+to leave out the default statistics functions, which ``HistoryBuffer.__setstate__`` re-registers
+anyway. Checkpoints written with mmvisionllm imported therefore load with ``weights_only=True``; a file
+that pickles anything else (classes, callables: what makes unpickling run code) is still refused. We
+never set ``weights_only=False`` globally. A trusted checkpoint written by plain MMEngine (with the
+``getattr`` entries) can be converted once with an explicit
+``torch.load(path, weights_only=False)`` + ``torch.save`` by the user who vouches for the file.
 """
+import collections
 from typing import List
 
 import numpy as np
 import torch
 
-_registered = False
+_applied = False
+
+DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
 
 
 def mmengine_checkpoint_types() -> List[object]:
-    """The non-tensor types found in MMEngine checkpoints (state dicts, message hub, meta)."""
+    """The non-tensor data types found in MMEngine checkpoints (message hub, schedulers, meta)."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    types = [HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray._reconstruct,
-             np.core.multiarray.scalar]
+    types = [HistoryBuffer, collections.Counter, np.ndarray, np.dtype,
+             np.core.multiarray._reconstruct, np.core.multiarray.scalar]
     # numpy >= 1.25 pickles dtypes through per-dtype classes (np.dtypes.Float64DType, ...).
     dtypes_module = getattr(np, 'dtypes', None)
     if dtypes_module is not None:
@@ -33,10 +43,23 @@ def mmengine_checkpoint_types() -> List[object]:
     return types
 
 
+def _history_buffer_getstate(self) -> dict:
+    """``HistoryBuffer.__getstate__`` without the default statistics functions (see module doc)."""
+    state = dict(self.__dict__)
+    custom = {name: fn for name, fn in type(self)._statistics_methods.items()
+              if name not in DEFAULT_STATISTICS}
+    if custom:
+        state['statistics_methods'] = custom
+    return state
+
+
 def allow_mmengine_checkpoint_types() -> None:
-    """Allow-list MMEngine's checkpoint types for ``torch.load(weights_only=True)``. Idempotent."""
-    global _registered
-    if _registered or not hasattr(torch.serialization, 'add_safe_globals'):
+    """Make MMEngine checkpoints save and load under ``weights_only=True``. Idempotent."""
+    global _applied
+    if _applied:
         return
-    torch.serialization.add_safe_globals(mmengine_checkpoint_types())
-    _registered = True
+    from mmengine.logging.history_buffer import HistoryBuffer
+    HistoryBuffer.__getstate__ = _history_buffer_getstate
+    if hasattr(torch.serialization, 'add_safe_globals'):
+        torch.serialization.add_safe_globals(mmengine_checkpoint_types())
+    _applied = True

@@ -88,7 +88,7 @@ satisfied "$REQ/mminstall.txt" \
     || "${PIP[@]}" --no-deps mmdet==3.3.0 mmpose==1.3.2 || die "pip install mmdet mmpose"
 
 step "mmvisionllm (editable)"
-if "$PY" -c "import mmvisionllm, os, sys; sys.exit(0 if os.path.dirname(os.path.dirname(mmvisionllm.__file__)) == '$ROOT' else 1)" 2>/dev/null; then
+if "$PY" -I -c "import mmvisionllm, os, sys; sys.exit(0 if os.path.dirname(os.path.dirname(mmvisionllm.__file__)) == '$ROOT' else 1)" 2>/dev/null; then
     echo "mmvisionllm already installed from $ROOT"
 else
     "${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT" || die "pip install -e ."
@@ -97,5 +97,5 @@ fi
 step "checking the stack"
 "$PY" "$ROOT/tools/misc/check_requirements.py" "$REQ/build.txt" "$REQ/runtime.txt" "$REQ/tests.txt" \
     "$REQ/mminstall.txt" || die "requirement check"
-"$PY" -c "import mmcv.ops, mmdet.models, mmpose.models, mmvisionllm; print('stack OK: torch', __import__('torch').__version__)" \
+"$PY" -I -c "import mmcv.ops, mmdet.models, mmpose.models, mmvisionllm; print('stack OK: torch', __import__('torch').__version__)" \
     || die "import check of mmcv.ops, mmdet.models, mmpose.models, mmvisionllm"
