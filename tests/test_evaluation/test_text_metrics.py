@@ -1,0 +1,55 @@
+"""Known answers of the VQA accuracy, the answer normalisation and the caption metric."""
+import pytest
+
+from mmvisionllm.evaluation.metrics import (CaptionMetric, VQAAccuracy, normalize_vqa_answer,
+                                            vqa_accuracy)
+
+
+@pytest.mark.parametrize('raw,normalised', [
+    ('Two.', '2'),
+    ('The Red Circle', 'red circle'),
+    ('yes!', 'yes'),
+    ('dont know', "don't know"),
+    ('3.5', '3.5'),
+    ('left, of it', 'left of it'),
+])
+def test_normalize_vqa_answer(raw, normalised):
+    assert normalize_vqa_answer(raw) == normalised
+
+
+def test_vqa_accuracy_counts_humans():
+    humans = ['2'] * 3 + ['3'] * 7
+    # every leave-one-out subset with 3 matches scores 1; those that drop a '2' have 2 matches → 2/3
+    assert vqa_accuracy('two', humans) == pytest.approx((7 * 1 + 3 * 2 / 3) / 10)
+    assert vqa_accuracy('3', humans) == pytest.approx(1.0)
+    assert vqa_accuracy('4', humans) == 0.0
+    assert vqa_accuracy('red', ['red']) == 1.0
+    with pytest.raises(ValueError):
+        vqa_accuracy('red', [])
+
+
+def test_vqa_metric_perfect_and_wrong():
+    metric = VQAAccuracy()
+    metric.process({}, [dict(pred_text='Yes', gt_answers=['yes'] * 10),
+                        dict(pred_text='blue', gt_answers=['red'] * 10)])
+    assert metric.evaluate(2) == {'vqa/accuracy': 0.5}
+    with pytest.raises(KeyError, match='sample 7 has no `pred_text`'):
+        metric.process({}, [dict(question_id=7, gt_answers=['yes'])])
+
+
+def test_caption_metric_prefers_right_captions():
+    refs = {0: ['a red circle and a blue square', 'a blue square and a red circle'],
+            1: ['a green star above a yellow triangle'],
+            2: ['two purple circles']}
+
+    def score(preds):
+        metric = CaptionMetric()
+        metric.process({}, [dict(pred_text=preds[i], gt_captions=refs[i], img_id=i) for i in refs])
+        return metric.evaluate(len(refs))
+
+    perfect = score({i: r[0] for i, r in refs.items()})
+    shuffled = score({0: refs[1][0], 1: refs[2][0], 2: refs[0][0]})
+    assert perfect['caption/bleu4'] == pytest.approx(1.0, abs=1e-6)
+    assert perfect['caption/cider'] > 1.0
+    assert shuffled['caption/cider'] < 0.2 * perfect['caption/cider']
+    assert shuffled['caption/bleu4'] < 0.1
