@@ -29,19 +29,8 @@ __all__ = ['MMDataSample']
 
 
 class MMDataSample(DetDataSample):
-    """A :class:`DetDataSample` that also carries a conversation and the super-link targets."""
+    """A :class:`DetDataSample` that also carries a conversation and the super-link targets.
 
-    @property
-    def task(self) -> str:
-        """The task name of the sample (a metainfo field)."""
-        return self.metainfo.get('task', '')
-
-    @property
-    def conversation(self) -> list:
-        """The LLaVA-style conversation turns (a metainfo field)."""
-        return self.metainfo.get('conversation', [])
-
-    @property
-    def target_names(self) -> list:
-        """One name per routing token of the answer (a metainfo field)."""
-        return self.metainfo.get('target_names', [])
+    Metainfo keys are read as attributes (``sample.task``, ``sample.conversation``), as for every
+    MMEngine ``BaseDataElement``; use ``sample.metainfo.get(key, default)`` for optional ones.
+    """
