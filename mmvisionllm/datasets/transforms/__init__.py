@@ -1,2 +1,12 @@
-"""datasets/transforms"""
-__all__ = []
+"""Pipeline transforms: loading, CLIP-view tiling, keypoint resize, region prompts, packing."""
+from .dynamic_tiling import DynamicTiling, choose_tile_grid
+from .formatting import DEFAULT_META_KEYS, PackMultimodalInputs
+from .keypoint_resize import ResizeWithKeypoints
+from .loading import LoadMultimodalAnnotations, LoadOptionalImageFromFile, LoadTargetImage
+from .region_prompts import LoadRegionPrompts, region_prompt_to_mask
+
+__all__ = [
+    'DynamicTiling', 'choose_tile_grid', 'DEFAULT_META_KEYS', 'PackMultimodalInputs',
+    'ResizeWithKeypoints', 'LoadMultimodalAnnotations', 'LoadOptionalImageFromFile',
+    'LoadTargetImage', 'LoadRegionPrompts', 'region_prompt_to_mask'
+]

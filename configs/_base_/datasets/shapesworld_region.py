@@ -1,0 +1,20 @@
+# ShapesWorld 'region' task: dataloaders of the VisionLLM v2 conversation dataset. Its metric lives in
+# mmvisionllm/evaluation and is set by the model config (val_evaluator/test_evaluator).
+_base_ = './shapesworld_tasks.py'
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset={{_base_.shapesworld_region_train}})
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset={{_base_.shapesworld_region_val}})
+test_dataloader = val_dataloader

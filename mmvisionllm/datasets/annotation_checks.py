@@ -1,0 +1,126 @@
+"""Checks that turn silently inconsistent annotation files into clear errors.
+
+pycocotools builds its index without complaining about annotations whose image or category does
+not exist (mmdet's ``CocoDataset`` then simply never sees them); ``CheckedCOCO`` wraps mmdet's COCO
+API wrapper and refuses such files, naming the file, the annotation and the missing id. The other
+helpers validate the json-list formats (LLaVA conversations, text→image pairs, edit triplets).
+"""
+import json
+from typing import Any, Dict, Iterable, Sequence
+
+from mmdet.datasets.api_wrappers import COCO
+from mmengine.fileio import get_text
+
+__all__ = [
+    'AnnotationError', 'CheckedCOCO', 'check_coco_references', 'require_keys', 'load_json_file',
+    'load_json_list', 'check_conversation'
+]
+
+
+class AnnotationError(ValueError):
+    """An annotation file is malformed; the message names the file and the offending record."""
+
+
+def check_coco_references(dataset: Dict[str, Any], source: str) -> None:
+    """Check that every annotation points to an existing image (and category, if any are listed).
+
+    Args:
+        dataset (dict): A loaded COCO-format dict (``images``, ``annotations``, ``categories``).
+        source (str): File name used in error messages.
+
+    Raises:
+        AnnotationError: On the first dangling reference.
+    """
+    if 'images' not in dataset:
+        raise AnnotationError(f'{source}: a COCO-format file needs an "images" list')
+    image_ids = {img['id'] for img in dataset['images']}
+    if len(image_ids) != len(dataset['images']):
+        raise AnnotationError(f'{source}: image ids are not unique')
+    category_ids = {cat['id'] for cat in dataset.get('categories', [])}
+    for ann in dataset.get('annotations', []):
+        if ann.get('image_id') not in image_ids:
+            raise AnnotationError(
+                f'{source}: annotation id={ann.get("id")} refers to '
+                f'image_id={ann.get("image_id")}, which is not in "images"')
+        if category_ids and 'category_id' in ann and ann['category_id'] not in category_ids:
+            raise AnnotationError(
+                f'{source}: annotation id={ann.get("id")} has category_id={ann["category_id"]}, '
+                'which is not in "categories"')
+
+
+class CheckedCOCO(COCO):
+    """mmdet's COCO API wrapper that validates references on load (see ``check_coco_references``).
+
+    Args:
+        annotation_file (str, optional): COCO json path.
+    """
+
+    def __init__(self, annotation_file: str = None) -> None:
+        super().__init__(annotation_file)
+        if annotation_file is not None:
+            check_coco_references(self.dataset, annotation_file)
+
+
+def require_keys(record: Dict[str, Any], keys: Iterable[str], where: str) -> None:
+    """Raise ``AnnotationError`` naming ``where`` if ``record`` is not a dict holding ``keys``."""
+    if not isinstance(record, dict):
+        raise AnnotationError(f'{where}: expected a JSON object, got {type(record).__name__}')
+    missing = [key for key in keys if key not in record]
+    if missing:
+        raise AnnotationError(f'{where}: missing key(s) {missing}')
+
+
+def check_conversation(turns: Sequence[Any], where: str, has_image: bool, num_regions: int) -> None:
+    """Validate a LLaVA-style conversation.
+
+    Rules: a non-empty list of ``{'from': 'human'|'gpt', 'value': str}`` turns alternating
+    human/gpt and starting with human; ``<image>`` appears exactly once (in the first human turn)
+    iff the sample has an image; the ``<region>`` count equals the number of region prompts.
+
+    Args:
+        turns (Sequence): The ``conversations`` value.
+        where (str): Record description for error messages (file and entry).
+        has_image (bool): Whether the sample has an image.
+        num_regions (int): Number of region prompts of the sample.
+
+    Raises:
+        AnnotationError: If a rule is broken.
+    """
+    if not isinstance(turns, (list, tuple)) or not turns:
+        raise AnnotationError(f'{where}: "conversations" must be a non-empty list of turns')
+    for i, turn in enumerate(turns):
+        require_keys(turn, ('from', 'value'), f'{where} turn {i}')
+        expected = 'human' if i % 2 == 0 else 'gpt'
+        if turn['from'] != expected:
+            raise AnnotationError(f'{where} turn {i}: expected from={expected!r} (turns alternate '
+                                  f'human/gpt starting with human), got {turn["from"]!r}')
+        if not isinstance(turn['value'], str):
+            raise AnnotationError(f'{where} turn {i}: "value" must be a string')
+    text = ''.join(turn['value'] for turn in turns)
+    image_count = text.count('<image>')
+    if has_image and (image_count != 1 or '<image>' not in turns[0]['value']):
+        raise AnnotationError(f'{where}: a sample with an image needs exactly one <image> in its '
+                              f'first human turn, found {image_count} in the conversation')
+    if not has_image and image_count:
+        raise AnnotationError(f'{where}: <image> appears but the sample has no image')
+    region_count = text.count('<region>')
+    if region_count != num_regions:
+        raise AnnotationError(f'{where}: {region_count} <region> placeholder(s) but {num_regions} '
+                              'region prompt(s)')
+
+
+def load_json_file(path: str) -> Any:
+    """Load a JSON file; a syntax error becomes an ``AnnotationError`` naming file and position."""
+    try:
+        return json.loads(get_text(path))
+    except json.JSONDecodeError as error:
+        raise AnnotationError(f'{path} is not valid JSON: {error}') from error
+
+
+def load_json_list(path: str) -> list:
+    """Load a JSON file whose top level must be a list (LLaVA, text→image and edit files)."""
+    content = load_json_file(path)
+    if not isinstance(content, list):
+        raise AnnotationError(f'{path}: expected a JSON list of samples at the top level, got '
+                              f'{type(content).__name__}')
+    return content
