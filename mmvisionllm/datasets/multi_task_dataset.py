@@ -8,7 +8,7 @@ task-grouped batch sampler which decoder group a sample belongs to without loadi
 """
 import bisect
 import copy
-from typing import List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 from mmengine.dataset import BaseDataset, ConcatDataset
 
@@ -25,14 +25,23 @@ class MultiTaskDataset(ConcatDataset):
         datasets (Sequence[BaseDataset | dict]): Datasets or their configs; each must have a
             ``task`` attribute (every mmvisionllm dataset has).
         lazy_init (bool): Defer ``full_init``. Defaults to False.
+        max_samples (dict, optional): Task name -> keep only the first N samples of the datasets of
+            that task given as configs (MMEngine's ``indices``), e.g. ``dict(vqa=200)`` for a short
+            evaluation. Defaults to None (all samples).
     """
 
     def __init__(self,
                  datasets: Sequence[Union[BaseDataset, dict]],
-                 lazy_init: bool = False) -> None:
-        built: List[BaseDataset] = [
-            DATASETS.build(d) if isinstance(d, dict) else d for d in datasets
-        ]
+                 lazy_init: bool = False,
+                 max_samples: Optional[Dict[str, int]] = None) -> None:
+        max_samples = max_samples or {}
+        built: List[BaseDataset] = []
+        for d in datasets:
+            if isinstance(d, dict):
+                if d.get('task') in max_samples:
+                    d = dict(d, indices=max_samples[d['task']])
+                d = DATASETS.build(d)
+            built.append(d)
         for i, dataset in enumerate(built):
             if not hasattr(dataset, 'task'):
                 raise TypeError(f'MultiTaskDataset: dataset {i} ({type(dataset).__name__}) has no '

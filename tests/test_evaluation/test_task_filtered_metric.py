@@ -23,3 +23,10 @@ def test_no_sample_of_the_task_is_an_error():
     metric.process({}, [dict(task='det')])
     with pytest.raises(RuntimeError, match=r"tasks \['vqa'\] received no sample"):
         metric.evaluate(size=1)
+
+
+def test_wrapped_metric_gets_its_own_tasks_metainfo():
+    metric = TaskFilteredMetric(metric=dict(type='VQAAccuracy'), tasks='pose')
+    metric.dataset_meta = dict(classes=('circle', ), task_metainfo=dict(
+        det=dict(classes=('circle', )), pose=dict(classes=('person', ), num_keypoints=13)))
+    assert metric.metric.dataset_meta == dict(classes=('person', ), num_keypoints=13)

@@ -36,7 +36,11 @@ class TaskFilteredMetric(BaseMetric):
 
     @dataset_meta.setter
     def dataset_meta(self, dataset_meta: dict) -> None:
-        self.metric.dataset_meta = dataset_meta
+        """Hand the wrapped metric its own task's metainfo when a ``MultiTaskDataset`` provides it
+        (``task_metainfo``: the classes of detection, the sigmas of pose ...)."""
+        per_task = (dataset_meta or {}).get('task_metainfo', {})
+        own = [per_task[task] for task in sorted(self.tasks) if task in per_task]
+        self.metric.dataset_meta = own[0] if own else dataset_meta
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         kept = [s for s in data_samples if s.get('task') in self.tasks]
