@@ -11,9 +11,17 @@ PYTEST_ARGS ?=
 DATA_ROOT ?= data/shapesworld
 WORK_DIR ?= work_dirs/demo
 
+DEMO_CONFIG ?= configs/visionllmv2/visionllmv2_tiny_shapesworld.py
+BENCH_DIR ?= work_dirs/benchmark
+# e.g. DEMO_TRAIN_ARGS="--cfg-options train_cfg.max_iters=4" for a smoke run
+DEMO_TRAIN_ARGS ?=
+DEMO_TEST_ARGS ?=
+# ShapesWorld size of the demo (regenerated only when these change: generate_shapesworld.py --reuse)
+SW_ARGS ?= --seed 0 --num-train 2000 --num-val 200 --img-size 128
+
 export PYTHON VENV USE_PYTHON TORCH_SPEC MMCV_FIND_LINKS
 
-.PHONY: install test test-all lint clean-venv
+.PHONY: install test test-all lint clean-venv data demo benchmark
 
 install:
 	bash tools/misc/install_env.sh
@@ -28,6 +36,25 @@ test-all: install
 lint: install
 	$(PY) -m flake8 mmvisionllm tools tests configs projects
 	$(PY) -m isort --check-only --diff mmvisionllm tools tests configs projects
+
+data: install
+	$(PY) tools/misc/generate_shapesworld.py --out-dir $(DATA_ROOT) $(SW_ARGS) --reuse
+
+# The main job: train the tiny generalist on every ShapesWorld task, test it with mmdet/mmpose/our
+# metrics, write the table, the prediction grids and a free-running chat transcript to $(WORK_DIR).
+demo: data
+	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(WORK_DIR) $(DEMO_TRAIN_ARGS)
+	$(PY) tools/test.py $(DEMO_CONFIG) "$$(cat $(WORK_DIR)/last_checkpoint)" --work-dir $(WORK_DIR) \
+		$(DEMO_TEST_ARGS)
+	$(PY) tools/analysis_tools/demo_report.py $(DEMO_CONFIG) "$$(cat $(WORK_DIR)/last_checkpoint)" \
+		--work-dir $(WORK_DIR)
+
+# The demo plus the specialists (same data, backbone sizes and schedule) and the side-by-side table.
+benchmark: demo
+	bash tools/misc/run_specialists.sh $(BENCH_DIR)
+	$(PY) tools/analysis_tools/compare_baselines.py --generalist $(WORK_DIR) \
+		--specialist det=$(BENCH_DIR)/dino_det --specialist seg=$(BENCH_DIR)/dino_seg \
+		--specialist pose=$(BENCH_DIR)/pose --out $(WORK_DIR)/benchmark.md
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,2 +1,5 @@
-"""apis"""
-__all__ = []
+"""High-level APIs: chat with a VisionLLMv2 (free-running generation with live decoder routing)."""
+from .chat import ChatReply, LinkOutput, chat, prepare_image
+from .inferencer import VisionLLMInferencer
+
+__all__ = ['chat', 'ChatReply', 'LinkOutput', 'prepare_image', 'VisionLLMInferencer']

@@ -1,2 +1,14 @@
-"""models/language_models"""
-__all__ = []
+"""The LLM side of VisionLLMv2: HF causal LM + tokenizer, special tokens, LoRA, conversations."""
+from .conversation_template import ConversationTemplate, TemplateTurn
+from .conversation_tokenizer import (IGNORE_INDEX, ConversationTokenizer, EncodedConversation,
+                                     EncodedTurn)
+from .hf_causal_lm import HFCausalLM
+from .local_checkpoint import check_local_checkpoint
+from .lora import apply_lora
+from .special_tokens import add_special_tokens_with_mean_init
+
+__all__ = [
+    'ConversationTemplate', 'TemplateTurn', 'ConversationTokenizer', 'EncodedConversation',
+    'EncodedTurn', 'IGNORE_INDEX', 'HFCausalLM', 'check_local_checkpoint', 'apply_lora',
+    'add_special_tokens_with_mean_init'
+]

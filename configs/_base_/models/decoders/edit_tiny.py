@@ -1,0 +1,38 @@
+# Tiny [EDIT] decoder (random init, CPU-trainable), InstructPix2Pix-style in pixel space: the source
+# image (3 channels) is concatenated to the noisy image (3 channels), plus 2 coordinate channels
+# (coord_channels=True, see gen_tiny.py), so the UNet takes 8 input channels.
+# Otherwise the same UNet, schedulers and link mapper as gen_tiny.py; dual guidance at sampling.
+# Use as `decoders=dict(edit={{_base_.edit_decoder}})`; `in_channels` is filled by the core.
+edit_image_size = 64
+edit_decoder = dict(
+    type='InstructEditDecoder',
+    routing_tokens=('[EDIT]', ),
+    num_queries=8,
+    image_size=edit_image_size,
+    unet=dict(
+        type='UNet2DConditionModel',
+        sample_size=edit_image_size,
+        in_channels=8,  # noisy + source image + 2 coordinate channels
+        out_channels=3,
+        block_out_channels=(16, 32, 64, 64),
+        down_block_types=('DownBlock2D', 'DownBlock2D', 'CrossAttnDownBlock2D',
+                          'CrossAttnDownBlock2D'),
+        up_block_types=('CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'UpBlock2D', 'UpBlock2D'),
+        layers_per_block=1,
+        norm_num_groups=8,
+        attention_head_dim=8,
+        cross_attention_dim=64,
+        addition_embed_type='text',
+        addition_embed_type_num_heads=4),
+    vae=None,
+    noise_scheduler=dict(
+        type='DDPMScheduler',
+        num_train_timesteps=1000,
+        beta_schedule='squaredcos_cap_v2',
+        prediction_type='sample',
+        clip_sample=True),
+    sample_scheduler=dict(type='DDIMScheduler'),
+    link_mapper=dict(type='LinkMapper', num_queries=16, num_layers=1, num_heads=4),
+    coord_channels=True,
+    cond_drop_prob=0.05,
+    test_cfg=dict(num_inference_steps=20, guidance_scale=1.5, image_guidance_scale=1.2, seed=0))

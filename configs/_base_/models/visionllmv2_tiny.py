@@ -1,0 +1,49 @@
+# VisionLLMv2, tiny and random-init (CPU tests and the embedded ShapesWorld benchmark).
+# Tiny CLIP (64 px tiles, patch 8 -> 64 tokens per tile, 3 layers) + tiny LLaMA (hidden 256, 4 layers)
+# with the ShapesWorld word-level tokenizer. No decoders: short configs add them, e.g.
+#   model = dict(decoders=dict(det=dict(type=...), pose=dict(type=...)))
+# Parameter-name prefixes for optim_wrapper.paramwise_cfg.custom_keys: 'vision_encoder', 'projector',
+# 'llm' ('lora_' for LoRA matrices), 'region_encoder', 'super_link.query_tables', 'decoders.<group>'.
+model = dict(
+    type='VisionLLMv2',
+    data_preprocessor=dict(type='VisionLLMv2DataPreprocessor'),
+    vision_encoder=dict(
+        type='CLIPVisionEncoder',
+        config=dict(
+            image_size=64,
+            patch_size=8,
+            hidden_size=128,
+            intermediate_size=256,
+            num_hidden_layers=3,
+            num_attention_heads=4),
+        select_layer=-2,
+        num_region_layers=3),
+    projector=dict(type='MLPProjector'),
+    llm=dict(
+        type='HFCausalLM',
+        tokenizer_path='data/shapesworld/tokenizer',
+        config=dict(
+            model_type='llama',
+            hidden_size=256,
+            intermediate_size=688,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            max_position_embeddings=2048,
+            tie_word_embeddings=False),
+        lora=None,
+        gradient_checkpointing=False),
+    region_encoder=dict(type='MaskPointRegionEncoder', stem_channels=32, num_points=32),
+    # Role tokens instead of Vicuna's "USER:"/"ASSISTANT:" text: the word-level tokenizer lower-cases.
+    template=dict(
+        type='ConversationTemplate',
+        system='',
+        system_separator='',
+        user_prefix='<|user|> ',
+        assistant_prefix=' <|assistant|>',
+        role_tokens=('<|user|>', '<|assistant|>'),
+        add_bos=True),
+    decoders=dict(),
+    frozen_components=('vision_encoder', ),
+    predict_mode='teacher_forced',
+    max_new_tokens=64)

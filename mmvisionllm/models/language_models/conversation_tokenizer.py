@@ -1,0 +1,198 @@
+"""Token ids and LM labels of a conversation, with the multimodal placeholders in place.
+
+Reuses the HF tokenizer for the text (the special tokens it was given are never split) and
+:class:`ConversationTemplate` for the layout. On top of that it applies the sequence rules of
+VisionLLM v2 that the model relies on:
+
+* ``<image>`` becomes ``num_tiles * tokens_per_tile`` copies of itself (their embeddings are later
+  replaced by projected CLIP features, tile by tile, thumbnail last);
+* every routing token of a configured decoder is followed by its group's ``N`` ``[EMB]``
+placeholders
+  (their embeddings are later replaced by the query table);
+* labels supervise answers only (routing tokens included) and ignore (-100) every placeholder.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from mmvisionllm.registry import MODELS
+from .conversation_template import ConversationTemplate
+
+__all__ = ['ConversationTokenizer', 'EncodedConversation', 'EncodedTurn', 'IGNORE_INDEX']
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class EncodedTurn:
+    """Token ids of one exchange. ``answer_ids`` is None when the answer is to be generated."""
+
+    prompt_ids: List[int]
+    answer_ids: Optional[List[int]] = None
+
+
+@dataclass
+class EncodedConversation:
+    """A whole conversation as one sequence with its LM labels (same length)."""
+
+    input_ids: List[int] = field(default_factory=list)
+    labels: List[int] = field(default_factory=list)
+
+
+@MODELS.register_module()
+class ConversationTokenizer:
+    """Encode LLaVA conversations for VisionLLMv2.
+
+    Args:
+        tokenizer: A HF tokenizer that already holds the special tokens below.
+        template (ConversationTemplate): The text layout.
+        tokens_per_tile (int): Number of vision tokens per CLIP tile (L).
+        query_counts (dict[str, int]): Routing token -> number of query placeholders N, for the
+            routing tokens that have a decoder.
+        routing_vocabulary (Sequence[str]): Every routing token the vocabulary knows (a superset of
+            ``query_counts``); one of them without a decoder is an error.
+        image_free_routing_tokens (Sequence[str]): Routing tokens whose decoder works without an
+            input image (text-to-image generation); any other routing token needs ``<image>``.
+        image_token (str): The image placeholder. Defaults to ``'<image>'``.
+        query_token (str): The query placeholder. Defaults to ``'[EMB]'``.
+    """
+
+    def __init__(self,
+                 tokenizer,
+                 template: ConversationTemplate,
+                 tokens_per_tile: int,
+                 query_counts: Dict[str, int],
+                 routing_vocabulary: Sequence[str],
+                 image_free_routing_tokens: Sequence[str] = (),
+                 image_token: str = '<image>',
+                 query_token: str = '[EMB]') -> None:
+        self.tokenizer = tokenizer
+        self.template = template
+        self.tokens_per_tile = int(tokens_per_tile)
+        self.image_token = image_token
+        self.image_token_id = self.token_id(image_token)
+        self.query_token_id = self.token_id(query_token)
+        self.eos_token_id = tokenizer.eos_token_id
+        if self.eos_token_id is None:
+            raise ValueError('the tokenizer has no eos_token; it ends every answer')
+        self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None \
+            else self.eos_token_id
+        self.bos_token_id = tokenizer.bos_token_id if template.add_bos else None
+        self.query_counts = {self.token_id(tok): int(n) for tok, n in query_counts.items()}
+        self.routing_token_names = {self.token_id(tok): tok for tok in routing_vocabulary}
+        self.routing_token_names.update({self.token_id(tok): tok for tok in query_counts})
+        self.image_free_routing_ids = {self.token_id(tok) for tok in image_free_routing_tokens}
+
+    def token_id(self, token: str) -> int:
+        """The id of a single-token string, or a clear error when the vocabulary lacks it."""
+        token_id = self.tokenizer.convert_tokens_to_ids(token)
+        if token_id is None or token_id == self.tokenizer.unk_token_id:
+            raise KeyError(f'{token!r} is not a token of the tokenizer; add it as a special token')
+        return token_id
+
+    def check_routable(self, token_id: int, has_image: bool) -> None:
+        """Raise a clear error if a routing token has no decoder, or needs an absent image."""
+        if token_id in self.routing_token_names and token_id not in self.query_counts:
+            name = self.routing_token_names[token_id]
+            configured = sorted(self.routing_token_names[t] for t in self.query_counts)
+            raise ValueError(
+                f'routing token {name} has no registered decoder (decoders are configured '
+                f'for {configured}); add one under `decoders` in the model config')
+        if token_id in self.query_counts and not has_image \
+                and token_id not in self.image_free_routing_ids:
+            raise ValueError(
+                f'routing token {self.routing_token_names[token_id]} calls a decoder that '
+                'needs an image, but the sample has no image (no <image> in the prompt / '
+                "inputs['clip'] is None)")
+
+    def _text_ids(self, text: str) -> List[int]:
+        return self.tokenizer(text, add_special_tokens=False)['input_ids']
+
+    def _expand_image(self, ids: List[int], num_image_tiles: int) -> List[int]:
+        expanded: List[int] = []
+        for token_id in ids:
+            if token_id == self.image_token_id:
+                expanded.extend([self.image_token_id] * (num_image_tiles * self.tokens_per_tile))
+            else:
+                expanded.append(token_id)
+        return expanded
+
+    def insert_queries(self, ids: Sequence[int], has_image: bool) -> List[int]:
+        """Insert the ``[EMB]`` placeholders after every routing token of ``ids``.
+
+        Args:
+            ids (Sequence[int]): Token ids without placeholders.
+            has_image (bool): Whether the sample has an image (for the routing checks).
+
+        Returns:
+            list[int]: The ids with ``N`` query ids after each routing token.
+        """
+        expanded: List[int] = []
+        for token_id in ids:
+            self.check_routable(token_id, has_image)
+            expanded.append(token_id)
+            expanded.extend([self.query_token_id] * self.query_counts.get(token_id, 0))
+        return expanded
+
+    def encode_turns(self,
+                     conversation: Sequence[dict],
+                     num_image_tiles: int,
+                     drop_last_answer: bool = False) -> List[EncodedTurn]:
+        """Encode a conversation turn by turn (the form used for generation).
+
+        Args:
+            conversation (Sequence[dict]): LLaVA turns.
+            num_image_tiles (int): Number of CLIP tiles of the sample's image, 0 for no image.
+            drop_last_answer (bool): Leave the last answer out, to be generated.
+
+        Returns:
+            list[EncodedTurn]: The prompt ids (BOS on the first) and answer ids (queries inserted,
+            EOS appended) of each exchange.
+        """
+        turns = self.template.render(conversation, drop_last_answer=drop_last_answer)
+        num_image_markers = sum(turn.prompt.count(self.image_token) for turn in turns)
+        if num_image_markers > 1:
+            raise ValueError(
+                f'a conversation may hold one {self.image_token}, found {num_image_markers}')
+        if num_image_markers == 1 and num_image_tiles == 0:
+            raise ValueError(f'the prompt has {self.image_token} but the sample has no image '
+                             "(inputs['clip'] is None)")
+        if num_image_markers == 0 and num_image_tiles > 0:
+            raise ValueError(f'the sample has an image but its prompt has no {self.image_token}: '
+                             f'put "{self.image_token}\\n" at the start of the first human turn')
+        has_image = num_image_tiles > 0
+        encoded: List[EncodedTurn] = []
+        for index, turn in enumerate(turns):
+            prompt_ids = self._expand_image(self._text_ids(turn.prompt), num_image_tiles)
+            prompt_ids = self.insert_queries(prompt_ids, has_image)
+            if index == 0 and self.bos_token_id is not None:
+                prompt_ids = [self.bos_token_id] + prompt_ids
+            answer_ids = None
+            if turn.answer is not None:
+                answer_ids = self.insert_queries(self._text_ids(turn.answer), has_image)
+                answer_ids.append(self.eos_token_id)
+            encoded.append(EncodedTurn(prompt_ids=prompt_ids, answer_ids=answer_ids))
+        return encoded
+
+    def encode(self, conversation: Sequence[dict], num_image_tiles: int) -> EncodedConversation:
+        """Encode a whole conversation into one sequence and its LM labels (training/teacher
+        forcing).
+
+        Args:
+            conversation (Sequence[dict]): LLaVA turns.
+            num_image_tiles (int): Number of CLIP tiles of the sample's image, 0 for no image.
+
+        Returns:
+            EncodedConversation: ``input_ids`` and ``labels`` (answers supervised, placeholders and
+            prompts ignored).
+        """
+        result = EncodedConversation()
+        for turn in self.encode_turns(conversation, num_image_tiles):
+            result.input_ids += turn.prompt_ids
+            result.labels += [IGNORE_INDEX] * len(turn.prompt_ids)
+            if turn.answer_ids is not None:
+                result.input_ids += turn.answer_ids
+                result.labels += [
+                    IGNORE_INDEX if token_id == self.query_token_id else token_id
+                    for token_id in turn.answer_ids
+                ]
+        return result

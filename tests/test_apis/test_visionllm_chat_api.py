@@ -1,0 +1,106 @@
+"""Chat API: an inferencer built from a config + checkpoint answers with text + decoder outputs."""
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import save_checkpoint
+
+TEST_MLLM = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_models', 'test_mllm')
+if TEST_MLLM not in sys.path:  # share the tiny-model builders of the core tests
+    sys.path.insert(0, TEST_MLLM)
+
+from mllm_builders import REPO_ROOT, save_word_tokenizer  # noqa: E402
+
+from mmvisionllm.apis import VisionLLMInferencer, chat  # noqa: E402
+
+PLUGIN_CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs',
+                         'visionllmv2_tiny_toy_link_decoder.py')
+
+
+@pytest.fixture(scope='module')
+def model_cfg(tmp_path_factory):
+    cfg = Config.fromfile(PLUGIN_CONFIG)
+    cfg.merge_from_dict({
+        'model.llm.tokenizer_path':
+        save_word_tokenizer(str(tmp_path_factory.mktemp('tok'))),
+        'model.llm.config.hidden_size':
+        64,
+        'model.llm.config.intermediate_size':
+        128,
+        'model.llm.config.num_hidden_layers':
+        2,
+        'model.vision_encoder.config.image_size':
+        32,
+        'model.vision_encoder.config.hidden_size':
+        32,
+        'model.max_new_tokens':
+        12,
+    })
+    cfg.model.decoders['pose'] = dict(
+        type='ToyPointLinkDecoder', routing_tokens=('[POSE]', ), num_queries=2)
+    return cfg
+
+
+def _force(model, tokens):
+    ids = model.tokenizer.convert_tokens_to_ids(tokens)
+    calls = []
+
+    def hook(module, args, logits):
+        if len(calls) < len(ids):
+            logits = logits.clone()
+            logits[:, -1, ids[len(calls)]] += 1e4
+        calls.append(1)
+        return logits
+
+    return model.llm.model.get_output_embeddings().register_forward_hook(hook)
+
+
+def test_inferencer_loads_checkpoint_and_routes(model_cfg, tmp_path):
+    torch.manual_seed(0)
+    first = VisionLLMInferencer(model_cfg)
+    checkpoint = str(tmp_path / 'model.pth')
+    save_checkpoint(dict(state_dict=first.model.state_dict()), checkpoint)
+    torch.manual_seed(1)
+    inferencer = VisionLLMInferencer(model_cfg, checkpoint=checkpoint)
+    torch.testing.assert_close(inferencer.model.super_link.query_tables['det'].weight,
+                               first.model.super_link.query_tables['det'].weight)
+
+    image = np.random.RandomState(0).randint(0, 256, (40, 50, 3), dtype=np.uint8)
+    handle = _force(
+        inferencer.model,
+        ['circle', '[DET]', ',', 'square', '[DET]', 'person', '[POSE]', 'head', '[POSE]', '</s>'])
+    try:
+        replies = inferencer(image, 'detect all objects and the person .')
+    finally:
+        handle.remove()
+    reply = replies[0]
+    assert reply.text == 'circle [DET], square [DET] person [POSE] head [POSE]'
+    emitted = [(link.routing_token, link.group, link.target_name, link.target_index)
+               for link in reply.links]
+    assert emitted == [('[DET]', 'det', 'circle', 0), ('[DET]', 'det', 'square', 1),
+                       ('[POSE]', 'pose', 'person', 0), ('[POSE]', 'pose', 'head', 1)]
+    det, pose = reply.decoder_outputs['det'], reply.decoder_outputs['pose']
+    assert det is not pose  # one sample per group
+    assert det.pred_instances.bboxes.shape == (2, 4) and pose.pred_instances.bboxes.shape == (2, 4)
+    assert det.metainfo['target_names'] == ['circle', 'square']
+    assert pose.metainfo['link_tokens'] == ['[POSE]', '[POSE]']
+    square = reply.links[1].prediction
+    assert len(square) == 1 and square.labels.tolist() == [1]
+    torch.testing.assert_close(square.bboxes[0], det.pred_instances.bboxes[1])
+    assert float(det.pred_instances.bboxes[:, 2].max()) <= 50  # original-image coordinates
+
+
+def test_chat_without_image_and_without_routing(model_cfg):
+    torch.manual_seed(0)
+    model = VisionLLMInferencer(model_cfg).model
+    replies = chat(model, None, ['what is a circle ?', 'and a square ?'])
+    assert len(replies) == 2 and all(isinstance(r.text, str) and not r.links for r in replies)
+    handle = _force(model, ['circle', '[DET]', '</s>'])
+    try:
+        with pytest.raises(ValueError, match='needs an image'):
+            chat(model, None, 'detect all objects .')
+    finally:
+        handle.remove()

@@ -1,0 +1,171 @@
+"""The real-scale decoder configs load a local Stable-Diffusion-1.5-layout folder by path.
+
+Tiny random diffusers/transformers components are written with ``save_pretrained`` into
+``tmp_path/{unet,vae,scheduler,text_encoder,tokenizer}`` (SD 1.5's layout, including its PNDM
+scheduler config and a CLIP BPE tokenizer built from a tiny vocabulary); the shipped configs
+``gen_sd15.py`` / ``edit_sd15.py`` are then built with only the folder path (and the sizes that the
+tiny parts imply) changed.
+"""
+import json
+import os
+import os.path as osp
+
+import pytest
+import torch
+from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+from mmengine.config import Config
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from mmvisionllm.registry import MODELS
+from mmvisionllm.structures import MMDataSample
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+WIDTH = 32  # CLIP width = UNet cross-attention width
+LLM_WIDTH = 48
+WORDS = ['draw', 'a', 'large', 'small', 'red', 'blue', 'circle', 'star', 'make', 'the', 'green']
+
+
+def _write_clip_tokenizer(folder: str) -> None:
+    """A CLIP BPE tokenizer whose merges spell every word of ``WORDS`` as one token."""
+    vocab, merges = {}, []
+
+    def add(token):
+        vocab.setdefault(token, len(vocab))
+
+    for special in ('<|startoftext|>', '<|endoftext|>'):
+        add(special)
+    for ch in sorted(set(''.join(WORDS))):
+        add(ch)
+        add(ch + '</w>')
+    for word in WORDS:
+        parts = list(word[:-1]) + [word[-1] + '</w>']
+        while len(parts) > 1:
+            merges.append(f'{parts[0]} {parts[1]}')
+            parts = [parts[0] + parts[1]] + parts[2:]
+            add(parts[0])
+    raw = osp.join(folder, 'raw')
+    os.makedirs(raw, exist_ok=True)
+    with open(osp.join(raw, 'vocab.json'), 'w') as f:
+        json.dump(vocab, f)
+    with open(osp.join(raw, 'merges.txt'), 'w') as f:
+        f.write('#version: 0.2\n' + '\n'.join(dict.fromkeys(merges)) + '\n')
+    tok = CLIPTokenizer(osp.join(raw, 'vocab.json'), osp.join(raw, 'merges.txt'))
+    tok.save_pretrained(osp.join(folder, 'tokenizer'))
+
+
+@pytest.fixture(scope='module')
+def sd_folder(tmp_path_factory):
+    torch.manual_seed(0)
+    root = str(tmp_path_factory.mktemp('sd15_tiny'))
+    UNet2DConditionModel(
+        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32),
+        down_block_types=('CrossAttnDownBlock2D', 'DownBlock2D'),
+        up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D'), layers_per_block=1,
+        norm_num_groups=8, attention_head_dim=8,
+        cross_attention_dim=WIDTH).save_pretrained(osp.join(root, 'unet'))
+    AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32),
+        down_block_types=('DownEncoderBlock2D', ) * 2, up_block_types=('UpDecoderBlock2D', ) * 2,
+        norm_num_groups=8, sample_size=32).save_pretrained(osp.join(root, 'vae'))
+    PNDMScheduler(  # what SD 1.5 ships in scheduler/
+        beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear',
+        skip_prk_steps=True).save_pretrained(osp.join(root, 'scheduler'))
+    _write_clip_tokenizer(root)
+    vocab_size = len(CLIPTokenizer.from_pretrained(osp.join(root, 'tokenizer')))
+    CLIPTextModel(
+        CLIPTextConfig(vocab_size=vocab_size, hidden_size=WIDTH, intermediate_size=64,
+                       num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
+                       bos_token_id=0, eos_token_id=1,
+                       pad_token_id=1)).save_pretrained(osp.join(root, 'text_encoder'))
+    return root
+
+
+def _decoder_cfg(name: str, folder: str, variable: str) -> dict:
+    """The shipped config with the folder swapped in and the tiny parts' sizes."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'models', 'decoders', name))
+    decoder = cfg[variable].to_dict()
+    for key in ('unet', 'vae', 'noise_scheduler', 'text_encoder', 'tokenizer'):
+        assert decoder[key]['pretrained'] == cfg.sd15_path  # every part comes from the folder
+        decoder[key]['pretrained'] = folder
+    decoder.update(
+        in_channels=LLM_WIDTH, num_queries=4, image_size=32, gradient_checkpointing=False)
+    decoder['link_mapper']['num_heads'] = 4  # 12 heads fit SD's 768, not the tiny 32
+    decoder['test_cfg']['num_inference_steps'] = 3
+    return decoder
+
+
+def _sample(**metainfo) -> MMDataSample:
+    sample = MMDataSample(metainfo=metainfo)
+    sample.gt_image = torch.randint(0, 256, (3, 40, 40), dtype=torch.uint8)
+    return sample
+
+
+def test_gen_decoder_loads_sd15_layout(sd_folder):
+    cfg = _decoder_cfg('gen_sd15.py', sd_folder, 'gen_decoder')
+    assert cfg['num_queries'] == 4 and cfg['routing_tokens'] == ('[GEN]', )
+    decoder = MODELS.build(cfg)
+    saved_unet = UNet2DConditionModel.from_pretrained(osp.join(sd_folder, 'unet'))
+    for (name, p), q in zip(decoder.unet.state_dict().items(), saved_unet.state_dict().values()):
+        assert torch.equal(p, q), name
+    assert decoder.codec.latent_channels == 4 and decoder.codec.latent_size == (16, 16)
+    assert decoder.noise_scheduler.config.beta_schedule == 'scaled_linear'
+    assert decoder.link_mapper.num_queries == 77
+    assert not any(p.requires_grad for p in decoder.text_encoder.parameters())
+    assert not any(p.requires_grad for p in decoder.codec.vae.parameters())
+
+    # the null context starts at CLIP's embedding of the empty caption
+    empty = decoder._caption_embeddings([''], torch.device('cpu'))[0]
+    assert torch.allclose(decoder.null_context, empty)
+
+    # MMEngine's init_weights must not re-initialise the pretrained parts
+    before = {k: v.clone() for k, v in decoder.text_encoder.state_dict().items()}
+    decoder.init_weights()
+    for k, v in decoder.text_encoder.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert torch.equal(decoder.unet.conv_in.weight, saved_unet.conv_in.weight)
+
+    links = torch.randn(2, 1, 4, LLM_WIDTH, requires_grad=True)
+    mask = torch.ones(2, 1, dtype=torch.bool)
+    samples = [_sample(caption='a large red circle'), _sample(caption='draw a small blue star')]
+    decoder.train()
+    assert not decoder.text_encoder.training and not decoder.codec.vae.training
+    losses = decoder.loss(links, mask, None, samples)
+    assert set(losses) == {'loss_noise', 'loss_text_align'}
+    assert all(torch.isfinite(v) for v in losses.values())
+    # the auxiliary loss is 0.1 x MSE between mapper output and the caption embeddings
+    context = decoder.map_links(links, mask)
+    target = decoder._caption_embeddings(['a large red circle', 'draw a small blue star'],
+                                         torch.device('cpu'))
+    assert torch.allclose(losses['loss_text_align'], 0.1 * ((context - target)**2).mean(),
+                          atol=1e-6)
+    sum(losses.values()).backward()
+    assert links.grad is not None and links.grad.abs().sum() > 0
+
+    decoder.eval()
+    out = decoder.predict(links.detach(), mask, None, [MMDataSample(), MMDataSample()])
+    assert out[0].pred_image.dtype == torch.uint8 and out[0].pred_image.shape == (3, 32, 32)
+
+
+def test_edit_decoder_widens_sd15_unet(sd_folder):
+    cfg = _decoder_cfg('edit_sd15.py', sd_folder, 'edit_decoder')
+    decoder = MODELS.build(cfg)
+    saved = UNet2DConditionModel.from_pretrained(osp.join(sd_folder, 'unet')).conv_in.weight
+    conv = decoder.unet.conv_in
+    assert conv.in_channels == 8 and decoder.unet.config.in_channels == 8
+    assert torch.equal(conv.weight[:, :4], saved) and not conv.weight[:, 4:].any()
+    links = torch.randn(1, 1, 4, LLM_WIDTH)
+    mask = torch.ones(1, 1, dtype=torch.bool)
+    source = torch.randint(0, 256, (3, 40, 48), dtype=torch.uint8)
+    losses = decoder.loss(links, mask, [source], [_sample(edit_instruction='make the star green')])
+    assert set(losses) == {'loss_noise', 'loss_text_align'}
+    out = decoder.predict(links, mask, [source], [MMDataSample()])
+    assert out[0].pred_image.shape == (3, 40, 48)  # back at the source's size
+
+
+def test_missing_folder_names_key_and_path(sd_folder, tmp_path):
+    cfg = _decoder_cfg('gen_sd15.py', sd_folder, 'gen_decoder')
+    cfg['vae']['pretrained'] = str(tmp_path / 'missing_sd')
+    with pytest.raises(FileNotFoundError) as err:
+        MODELS.build(cfg)
+    assert 'vae.pretrained' in str(err.value)
+    assert osp.join(str(tmp_path / 'missing_sd'), 'vae') in str(err.value)

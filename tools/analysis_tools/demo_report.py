@@ -1,0 +1,300 @@
+"""The report of ``make demo``: metrics table, a prediction grid per task, a free-running chat transcript.
+
+    python tools/analysis_tools/demo_report.py CONFIG CHECKPOINT --work-dir work_dirs/demo
+
+Reads ``<work_dir>/test_metrics.json`` (written by tools/test.py) and writes into the work dir:
+
+* ``demo_metrics.md``: the table of every task's metric (also printed);
+* ``predictions/<task>.png`` and ``prediction_grid.png``: the first val samples of each task with the
+  predictions drawn (mmdet's ``DetLocalVisualizer`` for boxes/masks, keypoints with their skeleton,
+  generated/edited images beside their targets, answers under the images);
+* ``chat_transcript.md`` (+ ``chat/*.png``): free-running chat on val samples — the model writes the
+  whole answer and chooses its decoder itself; each reply is checked against the task's expected
+  routing token.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+from mmdet.visualization import DetLocalVisualizer
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.runner import load_checkpoint
+
+from mmvisionllm.apis import chat
+from mmvisionllm.registry import DATASETS, MODELS
+from mmvisionllm.utils import register_all_modules
+
+PANEL = 256  # side of one drawn image
+TEXT_LINES = 4
+LINE_H = 14
+METRIC_ROWS = [  # label, metric key, what chance is
+    ('box AP (det)', 'det/bbox_mAP', '0 (random boxes)'),
+    ('mask AP (seg)', 'seg/segm_mAP', '0'),
+    ('REC P@0.5 (grd)', 'grd/refcoco_precision@1', 'whole-image box: see note'),
+    ('keypoint AP (pose)', 'pose/AP', '0'),
+    ('VQA accuracy', 'vqa/accuracy', 'majority answer per question type'),
+    ('caption CIDEr', 'caption/cider', '0'),
+    ('caption BLEU-4', 'caption/bleu4', '0'),
+    ('generation GenEval acc.', 'geneval/accuracy', 'random images: see gen metric'),
+    ('edit success', 'edit/success', 'unchanged source: see edit metric'),
+    ('edit PSNR (dB)', 'edit/psnr', '—'),
+]
+EXPECTED_TOKEN = dict(det='[DET]', seg='[SEG]', grd='[GRD]', pose='[POSE]', gen='[GEN]',
+                      edit='[EDIT]', vqa=None, caption=None, region=None)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Write the demo report')
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--work-dir', required=True)
+    parser.add_argument('--num-per-task', type=int, default=4)
+    parser.add_argument('--num-chat', type=int, default=2, help='chat examples per task')
+    parser.add_argument('--score-thr', type=float, default=0.3)
+    return parser.parse_args()
+
+
+def metrics_table(metrics: Dict[str, float]) -> str:
+    """Markdown table of the demo metrics that exist in ``metrics``."""
+    lines = ['| task metric | value | chance level |', '|---|---|---|']
+    for label, key, chance in METRIC_ROWS:
+        if key in metrics:
+            lines.append(f'| {label} | {metrics[key]:.3f} | {chance} |')
+    return '\n'.join(lines) + '\n'
+
+
+def to_rgb_array(image: Optional[torch.Tensor]) -> Optional[np.ndarray]:
+    """uint8 [3, H, W] tensor -> [H, W, 3] RGB array."""
+    if image is None:
+        return None
+    return image.detach().cpu().permute(1, 2, 0).numpy().astype(np.uint8).copy()
+
+
+def panel(image: Optional[np.ndarray], text: Sequence[str]) -> np.ndarray:
+    """An image resized to PANEL x PANEL with up to TEXT_LINES lines of text under it."""
+    canvas = np.full((PANEL + TEXT_LINES * LINE_H + 4, PANEL, 3), 255, np.uint8)
+    if image is not None:
+        canvas[:PANEL] = cv2.resize(image, (PANEL, PANEL), interpolation=cv2.INTER_NEAREST)
+    lines = []
+    for item in text:
+        words, line = item.split(), ''
+        for word in words:
+            if len(line) + len(word) + 1 > 40:
+                lines.append(line)
+                line = word
+            else:
+                line = f'{line} {word}'.strip()
+        lines.append(line)
+    for i, line in enumerate(lines[:TEXT_LINES]):
+        cv2.putText(canvas, line, (3, PANEL + LINE_H * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return canvas
+
+
+def draw_instances(visualizer: DetLocalVisualizer, image: np.ndarray, sample, score_thr: float,
+                   top1: bool = False) -> np.ndarray:
+    """Boxes, masks and target names of ``pred_instances`` with mmdet's visualiser."""
+    pred = sample.pred_instances
+    if top1 and len(pred) > 0:
+        pred = pred[pred.scores.argmax().reshape(1)]
+    else:
+        pred = pred[pred.scores >= score_thr]
+    drawn = sample.clone()
+    drawn.pred_instances = pred
+    visualizer.dataset_meta = dict(classes=tuple(sample.metainfo.get('target_names', ())))
+    visualizer.add_datasample('pred', image, drawn, draw_gt=False, show=False, pred_score_thr=0.0)
+    return visualizer.get_image()
+
+
+def draw_keypoints(image: np.ndarray, sample, skeleton: Sequence[Tuple[int, int]],
+                   score_thr: float) -> np.ndarray:
+    """Boxes, keypoints and skeleton of the confident pose predictions."""
+    image = image.copy()
+    pred = sample.pred_instances
+    scores = pred.get('bbox_scores', pred.get('scores'))
+    for i in range(len(pred)):
+        if scores is not None and float(scores[i]) < score_thr:
+            continue
+        kpts = np.asarray(pred.keypoints[i])
+        for a, b in skeleton:
+            cv2.line(image, tuple(int(v) for v in kpts[a]), tuple(int(v) for v in kpts[b]),
+                     (255, 0, 255), 1, cv2.LINE_AA)
+        for x, y in kpts:
+            cv2.circle(image, (int(x), int(y)), 2, (0, 160, 0), -1)
+        if 'bboxes' in pred:
+            x1, y1, x2, y2 = (int(v) for v in pred.bboxes[i])
+            cv2.rectangle(image, (x1, y1), (x2, y2), (255, 128, 0), 1)
+    return image
+
+
+def question_of(sample) -> str:
+    turns = sample.metainfo.get('conversation', [])
+    return turns[0]['value'].replace('<image>', '').strip() if turns else ''
+
+
+def answer_of(sample) -> str:
+    turns = [t for t in sample.metainfo.get('conversation', []) if t['from'] == 'gpt']
+    return turns[-1]['value'] if turns else ''
+
+
+def task_indices(dataset, num: int) -> Dict[str, List[int]]:
+    """The first ``num`` global indices of each task of a MultiTaskDataset (or a single dataset)."""
+    if not hasattr(dataset, 'datasets'):
+        return {dataset.task: list(range(min(num, len(dataset))))}
+    indices, start = {}, 0
+    for sub, end in zip(dataset.datasets, dataset.cumulative_sizes):
+        indices.setdefault(sub.task, list(range(start, min(start + num, end))))
+        start = end
+    return indices
+
+
+def draw_sample(task: str, data: dict, result, visualizer, skeleton, score_thr: float) -> np.ndarray:
+    image = to_rgb_array(data['inputs'].get('image'))
+    if image is not None and tuple(result.metainfo.get('scale_factor', (1., 1.))) != (1., 1.):
+        h, w = result.metainfo['ori_shape'][:2]
+        image = cv2.resize(image, (w, h))
+    if task in ('det', 'seg', 'grd'):
+        drawn = draw_instances(visualizer, image, result, score_thr, top1=task == 'grd')
+        text = [question_of(result)] if task == 'grd' else [f'{task}: score >= {score_thr}']
+        return panel(drawn, text)
+    if task == 'pose':
+        return panel(draw_keypoints(image, result, skeleton, score_thr), ['pose'])
+    if task in ('gen', 'edit'):
+        pred = to_rgb_array(result.get('pred_image'))
+        target = to_rgb_array(result.get('gt_image'))
+        parts = ([] if image is None else [image]) + [pred, target]
+        parts = [cv2.resize(p, (PANEL // len(parts), PANEL // len(parts))) if p is not None else
+                 np.full((PANEL // len(parts), ) * 2 + (3, ), 200, np.uint8) for p in parts]
+        strip = np.concatenate(parts, axis=1)
+        canvas = np.full((PANEL, PANEL, 3), 255, np.uint8)
+        canvas[:strip.shape[0], :strip.shape[1]] = cv2.resize(strip, (PANEL, strip.shape[0]))
+        order = 'source | generated | target' if image is not None else 'generated | target'
+        return panel(canvas, [question_of(result), order])
+    return panel(image, [question_of(result), f'pred: {result.metainfo.get("pred_text", "")}',
+                         f'gt: {answer_of(result)}'])
+
+
+def write_prediction_grid(model, dataset, work_dir: str, num: int, score_thr: float) -> List[str]:
+    out_dir = osp.join(work_dir, 'predictions')
+    os.makedirs(out_dir, exist_ok=True)
+    visualizer = DetLocalVisualizer(name='demo_report', line_width=1, alpha=0.5)
+    pose_meta = dataset.metainfo.get('task_metainfo', {}).get('pose', dataset.metainfo)
+    skeleton = pose_meta.get('skeleton_links', [])
+    rows, written = [], []
+    for task, indices in task_indices(dataset, num).items():
+        panels = []
+        for idx in indices:
+            data = dataset[idx]
+            with torch.no_grad():
+                result = model.test_step(pseudo_collate([data]))[0]
+            panels.append(draw_sample(task, data, result, visualizer, skeleton, score_thr))
+        row = np.concatenate(panels, axis=1)
+        label = np.full((row.shape[0], 60, 3), 255, np.uint8)
+        cv2.putText(label, task, (4, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
+        row = np.concatenate([label, row], axis=1)
+        path = osp.join(out_dir, f'{task}.png')
+        cv2.imwrite(path, cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
+        written.append(path)
+        rows.append(row)
+    width = max(r.shape[1] for r in rows)
+    grid = np.concatenate(
+        [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+    path = osp.join(work_dir, 'prediction_grid.png')
+    cv2.imwrite(path, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    return written + [path]
+
+
+def summarise_link(link) -> str:
+    pred = link.prediction
+    if hasattr(pred, 'pred_image'):
+        return 'an image'
+    instances = getattr(pred, 'pred_instances', pred)
+    if instances is None or not hasattr(instances, 'scores'):
+        return 'no output'
+    if len(instances) == 0:
+        return 'no instance'
+    top = instances[instances.scores.argmax().reshape(1)]
+    box = ', '.join(f'{v:.0f}' for v in top.bboxes[0].tolist()) if 'bboxes' in top else ''
+    return f'{len(instances)} instances, best score {float(top.scores[0]):.2f} box [{box}]'
+
+
+def write_chat_transcript(model, dataset, work_dir: str, num: int) -> Tuple[str, float]:
+    """Free-running chat on val samples; returns the transcript path and the routing accuracy."""
+    chat_dir = osp.join(work_dir, 'chat')
+    os.makedirs(chat_dir, exist_ok=True)
+    lines = ['# Free-running chat (the model chooses its decoder)', '']
+    correct = total = 0
+    for task, indices in task_indices(dataset, num).items():
+        for idx in indices:
+            data = dataset[idx]
+            sample = data['data_samples']
+            human = [t for t in sample.metainfo['conversation'] if t['from'] == 'human'][:1]
+            packed = {k: v for k, v in data['inputs'].items() if v is not None} or None
+            if packed is not None and 'clip' not in packed:
+                packed = None  # generation prompts carry no input image
+            meta = {k: sample.metainfo[k] for k in ('ori_shape', 'img_shape', 'scale_factor')
+                    if k in sample.metainfo}
+            reply = chat(model, packed, human, regions=sample.metainfo.get('regions', ()),
+                         metainfo=meta)[0]
+            expected = EXPECTED_TOKEN.get(task)
+            emitted = [link.routing_token for link in reply.links]
+            ok = (expected in emitted) if expected else not emitted
+            correct += ok
+            total += 1
+            lines += [f'## {task} (sample {idx}) — routing {"OK" if ok else "WRONG"}',
+                      f'**user:** {human[0]["value"]}', '', f'**model:** {reply.text}', '']
+            for k, link in enumerate(reply.links):
+                lines.append(f'- `{link.routing_token}` after "{link.target_name}": '
+                             f'{summarise_link(link)}')
+                pred_image = getattr(link.prediction, 'pred_image', None)
+                if pred_image is not None:
+                    path = osp.join(chat_dir, f'{task}_{idx}_{k}.png')
+                    cv2.imwrite(path, cv2.cvtColor(to_rgb_array(pred_image), cv2.COLOR_RGB2BGR))
+                    lines.append(f'  ![generated]({osp.relpath(path, work_dir)})')
+            lines.append('')
+    accuracy = correct / max(total, 1)
+    lines.insert(1, f'Routing accuracy (expected routing token emitted, none for text tasks): '
+                 f'{correct}/{total} = {accuracy:.2f}')
+    path = osp.join(work_dir, 'chat_transcript.md')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return path, accuracy
+
+
+def main() -> None:
+    args = parse_args()
+    register_all_modules(init_default_scope=True)
+    torch.manual_seed(0)
+    metrics_path = osp.join(args.work_dir, 'test_metrics.json')
+    if not osp.isfile(metrics_path):
+        raise FileNotFoundError(f'{metrics_path} not found: run tools/test.py first')
+    with open(metrics_path) as f:
+        metrics = json.load(f)
+
+    cfg = Config.fromfile(args.config)
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    model.eval()
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+
+    written = write_prediction_grid(model, dataset, args.work_dir, args.num_per_task,
+                                    args.score_thr)
+    transcript, routing_acc = write_chat_transcript(model, dataset, args.work_dir, args.num_chat)
+    metrics['chat/routing_accuracy'] = routing_acc
+    table = metrics_table(metrics) + f'| chat routing accuracy | {routing_acc:.3f} | — |\n'
+    with open(osp.join(args.work_dir, 'demo_metrics.md'), 'w') as f:
+        f.write(table)
+    with open(osp.join(args.work_dir, 'demo_metrics.json'), 'w') as f:
+        json.dump(metrics, f, indent=2, sort_keys=True)
+    print(table)
+    print('written:', *written, transcript, sep='\n  ')
+
+
+if __name__ == '__main__':
+    main()
