@@ -249,6 +249,19 @@ def test_pixel_frechet_distance():
     assert metric.evaluate(len(real))['gen/pixel_fd'] > same + 5.0
 
 
+def test_detector_with_non_finite_boxes_is_refused():
+    """A detector with unusable weights must not turn into a silently wrong score."""
+    detector = OracleDetector(SCENES)
+
+    def broken(images):
+        return [dict(det, bboxes=det['bboxes'] * np.nan) for det in detector(images)]
+
+    broken.classes = CATEGORY_NAMES
+    metric = ShapesGenEvalMetric(detector=broken)
+    with pytest.raises(ValueError, match='non-finite boxes'):
+        metric.process({}, _gen_samples([_render(SCENES[0])], [_caption(SCENES[0])]))
+
+
 def test_mmdet_detector_missing_paths(tmp_path):
     metric = ShapesGenEvalMetric(
         detector=dict(type='MMDetShapesDetector', config=str(tmp_path / 'nope.py'),
@@ -262,6 +275,7 @@ def test_mmdet_detector_from_config_and_checkpoint(tmp_path):
     repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     config = osp.join(repo, 'configs', 'baselines', 'dino_tiny_shapesworld_det.py')
     model = init_detector(config, None, device='cpu')
+    model.init_weights()  # init_detector leaves that to the checkpoint; unset memory may be NaN
     checkpoint = str(tmp_path / 'dino_random.pth')
     torch.save(
         dict(state_dict=model.state_dict(),
@@ -295,6 +309,7 @@ model = dict(llm=dict(tokenizer_path='{tokenizer_dir}',
                       config=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2)))
 """)
     model = MODELS.build(Config.fromfile(str(config)).model)
+    model.init_weights()
     checkpoint = str(tmp_path / 'generalist.pth')
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
 

@@ -101,10 +101,16 @@ class ShapesGenEvalMetric(BaseMetric):
         """Detected, coloured objects (:class:`FoundObject` lists) of RGB uint8 images [H, W, 3]."""
         if not images:
             return []
+        detections = self.detector(list(images))
+        for i, det in enumerate(detections):
+            if not (np.isfinite(det['bboxes']).all() and np.isfinite(det['scores']).all()):
+                raise ValueError(
+                    f'{type(self.detector).__name__} gave non-finite boxes or scores for image '
+                    f'{i} of the batch: its weights are unusable (uninitialised or diverged)')
         return [
             describe_objects(img, det, self.detector.classes, self.vocabulary, self.score_thr,
                              self.fg_threshold, self.max_colour_dist)
-            for img, det in zip(images, self.detector(list(images)))
+            for img, det in zip(images, detections)
         ]
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:

@@ -9,7 +9,9 @@ Layout of a conversation ``[human q1, gpt a1, human q2, gpt a2]``::
     <bos> {system}{system_separator}{user_prefix}q1{assistant_prefix} | a1 <eos> |
           {user_prefix}q2{assistant_prefix} | a2 <eos> |
 
-Only the answers and their end-of-turn token are supervised.
+Only the answers and their end-of-turn token are supervised. HF chat templates (Jinja strings
+owned by a tokenizer) are not used: they render one string and lose which part is an answer, and
+VisionLLM v2 needs that per-segment supervision mask.
 """
 from dataclasses import dataclass
 from typing import List, Optional, Sequence

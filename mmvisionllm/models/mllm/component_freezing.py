@@ -4,6 +4,9 @@ Component names are attribute paths of the model: ``vision_encoder``, ``projecto
 ``region_encoder``, ``super_link`` (the query tables), ``decoders`` or ``decoders.<group>``.
 Freezing the ``llm`` of a LoRA model freezes its adapters too (stage 3: decoders and query tables
 only).
+
+Plain ``requires_grad`` toggling: mmengine's ``paramwise_cfg`` sets per-parameter learning rates but
+has no notion of a frozen component, and peft already freezes the base LLM under LoRA.
 """
 from typing import Sequence
 

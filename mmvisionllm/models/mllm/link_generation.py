@@ -8,7 +8,9 @@ last query position, exactly the layout the model was trained on. The caller han
 links to the decoders. Multi-turn conversations share the cache: given answers (history) are fed as
 they are, missing ones are generated.
 
-Batch size is 1 (one conversation); batching across samples is left to the caller.
+HF ``generate`` is not used because the input of the step after a routing token is not a sampled
+token but the N query embeddings, which its logits processors cannot express. Batch size is 1 (one
+conversation); batching across samples is left to the caller.
 """
 import inspect
 import re
@@ -60,8 +62,8 @@ class LinkAwareGreedyGenerator:
         llm: The model's :class:`HFCausalLM`.
         conversation_tokenizer (ConversationTokenizer): Ids and routing rules.
         group_of_token (dict[int, str]): Routing token id -> decoder group.
-        embed_chunk (Callable): ``embed_chunk(ids [1, l], image_tokens, region_tokens) -> [1, l,
-            C]``, the model's input embedding (features and query rows written in).
+        embed_chunk (Callable): The model's input embedding (features and query rows written in):
+            ``embed_chunk(ids [1, l], image_tokens, region_tokens) -> [1, l, C]``.
         max_new_tokens (int): Longest generated answer (placeholders not counted).
     """
 
@@ -76,8 +78,9 @@ class LinkAwareGreedyGenerator:
         self.group_of_token = group_of_token
         self.embed_chunk = embed_chunk
         self.max_new_tokens = max_new_tokens
-        base_model = llm.model.get_base_model() if hasattr(llm.model,
-                                                           'get_base_model') else llm.model
+        base_model = llm.model
+        if hasattr(base_model, 'get_base_model'):  # peft wrapper
+            base_model = base_model.get_base_model()
         # transformers 5.x renamed `past_key_values` to `cache` (the old name still works, warning).
         parameters = inspect.signature(base_model.forward).parameters
         self.cache_argument = 'cache' if 'cache' in parameters else 'past_key_values'

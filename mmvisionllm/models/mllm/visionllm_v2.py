@@ -23,8 +23,8 @@ Config fields worth knowing:
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
-from mmengine.model import BaseModel
-from torch import Tensor, nn
+from mmengine.model import BaseModel, ModuleDict
+from torch import Tensor
 
 from mmvisionllm.registry import MODELS
 from mmvisionllm.structures import MMDataSample
@@ -89,7 +89,8 @@ class VisionLLMv2(BaseModel):
         self.vision_encoder = MODELS.build(vision_encoder)
         self.llm = MODELS.build(llm)
         hidden_size = self.llm.hidden_size
-        self.decoders = nn.ModuleDict({
+        # mmengine's ModuleDict: init_weights() only recurses into children that have it
+        self.decoders = ModuleDict({
             group: self._build_decoder(group, cfg, hidden_size)
             for group, cfg in (decoders or {}).items()
         })

@@ -50,8 +50,12 @@ def shapesworld(tmp_path_factory) -> str:
     return root
 
 
-def build(shapesworld: str):
-    """The model of the config and the det/grd datasets of the training scenes."""
+def build(shapesworld: str, shuffle_targets: bool = True):
+    """The model of the config and the det/grd datasets of the training scenes.
+
+    ``shuffle_targets=False`` keeps the class names of training prompts in dataset order (the
+    dataset's option), as at test time.
+    """
     cfg = Config.fromfile(CONFIG)
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.llm.tokenizer_path = osp.join(shapesworld, 'tokenizer')
@@ -59,15 +63,15 @@ def build(shapesworld: str):
     model = MODELS.build(model_cfg)
     model.init_weights()
 
-    def dataset(name: str, test_mode: bool):
+    def dataset(name: str, test_mode: bool, **kwargs):
         data_cfg = copy.deepcopy(cfg[name])
-        data_cfg.update(data_root=shapesworld + '/', test_mode=test_mode,
+        data_cfg.update(data_root=shapesworld + '/', test_mode=test_mode, **kwargs,
                         ann_file=data_cfg.ann_file.replace('_val', '_train'),
                         data_prefix=dict(img='images/train/'))
         return DATASETS.build(data_cfg)
 
     datasets = dict(
-        det_train=dataset('shapesworld_det_train', False),
+        det_train=dataset('shapesworld_det_train', False, shuffle_targets=shuffle_targets),
         det_test=dataset('shapesworld_det_val', True),
         grd_train=dataset('shapesworld_grd_train', False),
         grd_test=dataset('shapesworld_grd_val', True))
@@ -102,11 +106,20 @@ def evaluate(model, datasets, shapesworld: str) -> dict:
     return results
 
 
-def train(model, datasets, steps: int, lr: float = 2e-4) -> list:
-    """Batches of 4 det + 4 grd samples (one decoder group, padded targets), AdamW, clip 0.1."""
+def train(model, datasets, steps: int, lr: float = 2e-4, core_lr: float = 1e-3) -> list:
+    """Batches of 4 det + 4 grd samples (one decoder group, padded targets), AdamW, clip 0.1.
+
+    The random-init LLM side (projector, LLM, query tables) gets a higher learning rate than the
+    decoder: it has to learn from scratch to put each target's identity into its link embeddings.
+    """
     rng = random.Random(0)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    decoder = [p for n, p in model.named_parameters()
+               if p.requires_grad and n.startswith('decoders.')]
+    core = [p for n, p in model.named_parameters()
+            if p.requires_grad and not n.startswith('decoders.')]
+    optimizer = torch.optim.AdamW(
+        [dict(params=decoder, lr=lr), dict(params=core, lr=core_lr)], weight_decay=1e-4)
     model.train()
     history = []
     for _ in range(steps):
@@ -132,6 +145,9 @@ def test_one_step_through_visionllmv2(shapesworld):
         llm_width = Config.fromfile(CONFIG).model.llm.config.hidden_size
         assert model.decoders['det'].in_channels == llm_width
         assert model.decoders['det'].link_proj.layers[0].in_features == llm_width
+        # VisionLLMv2.init_weights reaches the decoders (DINO's init fills the uninitialised
+        # level embeddings; before the fix they kept whatever memory held, sometimes NaN)
+        assert model.decoders['det'].detector.level_embed.std() > 0.5
         llm_param = next(p for n, p in model.named_parameters()
                          if n.startswith('llm') and p.requires_grad)
         before = llm_param.detach().clone()

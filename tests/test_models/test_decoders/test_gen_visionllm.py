@@ -18,8 +18,13 @@ from mmvisionllm.structures import MMDataSample
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 SIZE = 64
-GEN_STEPS, GEN_L1_BOUND = 800, 0.03
+GEN_STEPS, GEN_L1_BOUND = 1200, 0.03
 EDIT_STEPS, EDIT_L1_BOUND = 400, 0.025
+# The answer repeats the caption before [GEN]. With the dataset's constant answer ("Here is the
+# image [GEN]") a from-scratch tiny LLM learns to answer without reading the prompt, and the [GEN]
+# link embeddings of different prompts end up ~1% apart (measured: 17% at init, 1% after 60
+# steps), so the decoder cannot tell the scenes apart; echoing the caption keeps them ~100% apart.
+GEN_ANSWER = 'Here is {caption} [GEN]'
 
 SCENES = [
     ('a large red circle', Scene(SIZE, (230, 230, 230), (215, 215, 215),
@@ -45,6 +50,10 @@ def _gen_prompt(caption: str) -> str:
     return f'Please generate an image of {caption}.'
 
 
+def _gen_answer(caption: str) -> str:
+    return GEN_ANSWER.format(caption=caption)
+
+
 def _edit_prompt(instruction: str) -> str:
     return f'<image>\nPlease edit the image: {instruction}.'
 
@@ -52,7 +61,7 @@ def _edit_prompt(instruction: str) -> str:
 @pytest.fixture(scope='module')
 def tokenizer_dir(tmp_path_factory):
     texts = [_gen_prompt(c) for c, _ in SCENES] + [_edit_prompt(i) for i, _, _ in EDITS]
-    texts += ['Here is the image [GEN]', 'Here is the edited image [EDIT]']
+    texts += [_gen_answer(c) for c, _ in SCENES] + ['Here is the edited image [EDIT]']
     folder = str(tmp_path_factory.mktemp('gen_tokenizer'))
     build_word_level_tokenizer(texts).save_pretrained(folder)
     return folder
@@ -91,7 +100,7 @@ def _gen_batch():
                     'value': _gen_prompt(caption)
                 }, {
                     'from': 'gpt',
-                    'value': 'Here is the image [GEN]'
+                    'value': _gen_answer(caption)
                 }],
                 target_names=['image']))
         sample.gt_image = _image(scene)
@@ -181,7 +190,11 @@ def _train(model, batch_fn, steps: int, lr: float = 1e-3):
 
 @pytest.mark.slow
 def test_chat_draws_the_trained_scenes(tokenizer_dir):
-    """Free-running: the LLM decides to answer with [GEN]; the image matches the asked scene."""
+    """Free-running: the LLM decides to answer with [GEN]; the image matches the asked scene.
+
+    Measured (one thread, loaded 2-core CPU): 1200 steps in ~390 s (0.33 s/step, batch 3), L1 to
+    the asked scene 0.008-0.014 against >= 0.056 to the others.
+    """
     torch.manual_seed(0)
     model, _ = _model('visionllmv2_tiny_gen_shapesworld.py', tokenizer_dir)
     logs = _train(model, _gen_batch, steps=GEN_STEPS)

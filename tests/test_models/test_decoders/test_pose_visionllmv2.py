@@ -116,9 +116,14 @@ def test_pose_specialist_baseline_config_trains(shapesworld, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)
+@pytest.mark.timeout(5400)
 def test_visionllmv2_overfits_8_shapesworld_images_to_keypoint_ap_0_9(shapesworld, tmp_path):
-    """Known answer: the full model (LLM link embeddings → pose decoder) memorises 8 images."""
+    """Known answer: the full model (LLM link embeddings → pose decoder) memorises 8 images.
+
+    Measured on 2 shared CPU cores: ~6-9 s per step, AP 0.75-1.0 after 200 steps at lr 1e-3 (the
+    run-to-run spread is large), so the learning rate drops ten-fold after 200 steps to settle the
+    keypoints; about 30-45 minutes in all.
+    """
     torch.manual_seed(0)
     cfg, dataset, items, ann_file = _pose_items(CONFIG, shapesworld, 8, tmp_path)
     model = _build(cfg, shapesworld)
@@ -126,13 +131,15 @@ def test_visionllmv2_overfits_8_shapesworld_images_to_keypoint_ap_0_9(shapesworl
         torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3,
                           weight_decay=1e-4),
         clip_grad=dict(max_norm=1.0))
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optim.optimizer, milestones=[200], gamma=0.1)
     model.train()
     ap_history = []
-    for _ in range(12):
-        for _ in range(50):
-            model.train_step(pseudo_collate(copy.deepcopy(items)), optim)
-        ap_history.append(_keypoint_ap(model, items, dataset, ann_file))
-        print(f'keypoint AP after {50 * len(ap_history)} steps: {ap_history[-1]:.3f}')
-        if ap_history[-1] >= 0.9:
-            break
+    for step in range(1, 401):
+        model.train_step(pseudo_collate(copy.deepcopy(items)), optim)
+        schedule.step()
+        if step % 50 == 0 and step >= 150:
+            ap_history.append(_keypoint_ap(model, items, dataset, ann_file))
+            print(f'keypoint AP after {step} steps: {ap_history[-1]:.3f}')
+            if ap_history[-1] >= 0.9:
+                break
     assert ap_history[-1] >= 0.9, ap_history

@@ -1,4 +1,4 @@
-"""Train the tiny VisionLLMv2 on ShapesWorld for a time budget and measure what it learned.
+"""Train the tiny VisionLLMv2 on ShapesWorld for a fixed number of steps; measure what it learned.
 
 Used by test_mllm_learning.py (and runnable as a script to print the numbers). The detection/pose
 decoders are stood in for by the test-only ``ToyPointLinkDecoder``: what is measured here is the LLM
@@ -84,7 +84,7 @@ def generate_data(out_dir: str, num_train: int = 2000, num_val: int = 200) -> st
 
 
 def train_and_evaluate(data_root: str,
-                       num_steps: int = 600,
+                       num_steps: int = 1600,
                        num_eval: int = 40,
                        num_eval_vqa: int = 200,
                        batch_size: int = 8,
@@ -104,7 +104,7 @@ def train_and_evaluate(data_root: str,
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=lr,
                                   weight_decay=0.0)
-    warmup = max(num_steps // 20, 1)
+    warmup = 50
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / warmup) * (
             0.55 + 0.45 * math.cos(math.pi * min(step / num_steps, 1.0))))
@@ -169,7 +169,7 @@ if __name__ == '__main__':
     register_all_modules()
     torch.set_num_threads(2)
     parser = argparse.ArgumentParser()
-    parser.add_argument('--steps', type=int, default=600)
+    parser.add_argument('--steps', type=int, default=1600)
     parser.add_argument('--num-eval', type=int, default=40)
     parser.add_argument('--data-root', default='data/shapesworld')
     args = parser.parse_args()
