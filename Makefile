@@ -13,6 +13,10 @@ WORK_DIR ?= work_dirs/demo
 
 DEMO_CONFIG ?= configs/visionllmv2/visionllmv2_tiny_shapesworld.py
 BENCH_DIR ?= work_dirs/benchmark
+# the specialists on the demo generalist's schedule (name=config, see configs/baselines/demo_schedule)
+BENCH_SPECIALISTS ?= dino_det=configs/baselines/demo_schedule/dino_tiny_shapesworld_det_demo.py \
+	dino_seg=configs/baselines/demo_schedule/dino_tiny_shapesworld_seg_demo.py \
+	pose=configs/baselines/demo_schedule/pose_tiny_specialist_shapesworld_demo.py
 # e.g. DEMO_TRAIN_ARGS="--cfg-options train_cfg.max_iters=4" for a smoke run
 DEMO_TRAIN_ARGS ?=
 DEMO_TEST_ARGS ?=
@@ -51,7 +55,7 @@ demo: data
 
 # The demo plus the specialists (same data, backbone sizes and schedule) and the side-by-side table.
 benchmark: demo
-	bash tools/misc/run_specialists.sh $(BENCH_DIR)
+	bash tools/misc/run_specialists.sh $(BENCH_DIR) $(BENCH_SPECIALISTS)
 	$(PY) tools/analysis_tools/compare_baselines.py --generalist $(WORK_DIR) \
 		--specialist det=$(BENCH_DIR)/dino_det --specialist seg=$(BENCH_DIR)/dino_seg \
 		--specialist pose=$(BENCH_DIR)/pose --out $(WORK_DIR)/benchmark.md

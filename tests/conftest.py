@@ -1,4 +1,5 @@
 """Shared test set-up: register every module once, keep torch to two threads on the 2-core machine."""
+import os
 import os.path as osp
 import sys
 
@@ -10,7 +11,8 @@ TEST_DATA = osp.join(REPO_ROOT, 'tests', 'data')
 if TEST_DATA not in sys.path:  # configs under tests/data/configs import helpers from tests/data
     sys.path.insert(0, TEST_DATA)
 
-torch.set_num_threads(2)
+# TEST_NUM_THREADS=1 lets two slow tests run side by side without oversubscribing the cores
+torch.set_num_threads(int(os.environ.get('TEST_NUM_THREADS', 2)))
 
 
 @pytest.fixture(scope='session', autouse=True)

@@ -28,18 +28,26 @@ class MultiTaskDataset(ConcatDataset):
         max_samples (dict, optional): Task name -> keep only the first N samples of the datasets of
             that task given as configs (MMEngine's ``indices``), e.g. ``dict(vqa=200)`` for a short
             evaluation. Defaults to None (all samples).
+        transform_overrides (dict, optional): Transform type -> arguments to set on every
+            transform of that type in the pipelines of the datasets given as configs, e.g.
+            ``dict(DynamicTiling=dict(max_tiles=1))``. MMEngine configs resolve inherited
+            pipelines before a child config can edit them, so this is how one config changes a
+            transform of many inherited datasets. Defaults to None.
     """
 
     def __init__(self,
                  datasets: Sequence[Union[BaseDataset, dict]],
                  lazy_init: bool = False,
-                 max_samples: Optional[Dict[str, int]] = None) -> None:
+                 max_samples: Optional[Dict[str, int]] = None,
+                 transform_overrides: Optional[Dict[str, dict]] = None) -> None:
         max_samples = max_samples or {}
         built: List[BaseDataset] = []
         for d in datasets:
             if isinstance(d, dict):
                 if d.get('task') in max_samples:
                     d = dict(d, indices=max_samples[d['task']])
+                if transform_overrides:
+                    d = self._override_transforms(d, transform_overrides)
                 d = DATASETS.build(d)
             built.append(d)
         for i, dataset in enumerate(built):
@@ -60,6 +68,14 @@ class MultiTaskDataset(ConcatDataset):
         self._metainfo = merged
         if not lazy_init:
             self.full_init()
+
+    @staticmethod
+    def _override_transforms(dataset_cfg: dict, overrides: Dict[str, dict]) -> dict:
+        dataset_cfg = copy.deepcopy(dataset_cfg)
+        for transform in dataset_cfg.get('pipeline', []):
+            if isinstance(transform, dict) and transform.get('type') in overrides:
+                transform.update(overrides[transform['type']])
+        return dataset_cfg
 
     @property
     def metainfo(self) -> dict:

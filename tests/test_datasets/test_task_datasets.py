@@ -1,4 +1,6 @@
 """Every task config builds its dataset and emits the packed sample of architecture section 1."""
+import copy
+
 import cv2
 import mmcv
 import numpy as np
@@ -10,7 +12,7 @@ from mmvisionllm.datasets.instruction_templates import EDIT_ANSWER, GENERATION_A
 from mmvisionllm.datasets.shapesworld.world_spec import CATEGORY_NAMES, KEYPOINT_NAMES
 from mmvisionllm.datasets.task_definitions import ROUTING_TOKENS
 from mmvisionllm.structures import MMDataSample
-from .conftest import TASKS
+from .conftest import TASKS, task_config
 
 DECODER_TASKS = ('det', 'seg', 'grd', 'pose', 'gen', 'edit')
 TEXT_TASKS = ('vqa', 'caption', 'region')
@@ -219,3 +221,20 @@ def test_multitask_dataset_keeps_every_task_metainfo(build_task_dataset):
         start += len(dataset)
     with pytest.raises(IndexError):
         multi.get_task(len(multi))
+
+
+def test_multitask_dataset_overrides_a_transform_of_every_pipeline(shapesworld_root):
+    """transform_overrides reaches the inherited pipelines (here: one CLIP tile, no thumbnail+4)."""
+    configs = []
+    for task in ('det', 'vqa'):
+        cfg = copy.deepcopy(task_config(task).val_dataloader.dataset)
+        cfg.data_root = str(shapesworld_root) + '/'
+        configs.append(cfg)
+    multi = MultiTaskDataset(configs, transform_overrides=dict(DynamicTiling=dict(max_tiles=1)),
+                             max_samples=dict(det=2, vqa=2))
+    assert len(multi) == 4
+    for idx in range(len(multi)):
+        assert multi[idx]['inputs']['clip'].shape == (1, 3, 64, 64)
+    # the configs given are not modified
+    assert all(t.get('max_tiles', 4) == 4 for c in configs for t in c.pipeline
+               if t['type'] == 'DynamicTiling')

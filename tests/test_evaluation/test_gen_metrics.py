@@ -9,6 +9,7 @@ baseline config and a randomly initialised checkpoint.
 """
 import os.path as osp
 
+import mmcv
 import numpy as np
 import pytest
 import torch
@@ -228,6 +229,40 @@ def test_edit_metric_known_answers():
     half = run([_render(triplets[0][1])[::2, ::2], None])  # resized prediction, one missing
     assert half['edit/success'] == 0.5 and half['edit/num_missing'] == 1
     assert half['edit/l1'] < 0.03
+
+
+def test_edit_metric_scores_the_unchanged_source(tmp_path):
+    """reference_images: the do-nothing edit (source read from img_path) is the chance level."""
+    triplets = _edit_triplets()
+    metric = ShapesEditMetric(detector=OracleDetector([s for pair in triplets for s in pair]),
+                              reference_images=True)
+    samples = []
+    for k, (source, target) in enumerate(triplets):
+        path = str(tmp_path / f'source_{k}.png')
+        mmcv.imwrite(_render(source)[..., ::-1], path)
+        samples.append(dict(pred_image=_chw(_render(target)), gt_image=_chw(_render(target)),
+                            img_path=path))
+    metric.process({}, samples)
+    result = metric.evaluate(len(samples))
+    assert result['edit/success'] == 1.0 and result['edit/source_success'] == 0.0
+    assert 0.0 < result['edit/source_l1'] < 0.05
+    pixels_only = ShapesEditMetric(detector=None, reference_images=True)
+    pixels_only.process({}, samples)
+    result = pixels_only.evaluate(len(samples))
+    assert 'edit/success' not in result and 'edit/source_success' not in result
+    assert result['edit/psnr'] == 100.0 and result['edit/source_psnr'] < 40.0
+
+
+def test_gen_metric_reference_images():
+    """Real images score the detector's upper bound; another prompt's image scores chance."""
+    captions = [_caption(s) for s in SCENES]
+    metric = ShapesGenEvalMetric(detector=OracleDetector(SCENES), reference_images=True)
+    metric.process({}, [dict(pred_image=None, gt_image=_chw(_render(s)), caption=c)
+                        for s, c in zip(SCENES, captions)])
+    result = metric.evaluate(len(SCENES))
+    assert result['geneval/accuracy'] == 0.0  # nothing generated
+    assert result['geneval/accuracy_real_images'] == 1.0
+    assert result['geneval/accuracy_mismatched_images'] == 0.0  # the scenes differ
 
 
 def test_pixel_frechet_distance():

@@ -27,24 +27,41 @@ from mmengine.dataset import pseudo_collate
 from mmengine.runner import load_checkpoint
 
 from mmvisionllm.apis import chat
+from mmvisionllm.evaluation.chance_levels import (constant_caption_scores,
+                                                  rec_random_object_precision, vqa_prior_accuracy)
 from mmvisionllm.registry import DATASETS, MODELS
 from mmvisionllm.utils import register_all_modules
 
 PANEL = 256  # side of one drawn image
 TEXT_LINES = 4
 LINE_H = 14
-METRIC_ROWS = [  # label, metric key, what chance is
-    ('box AP (det)', 'det/bbox_mAP', '0 (random boxes)'),
-    ('mask AP (seg)', 'seg/segm_mAP', '0'),
-    ('REC P@0.5 (grd)', 'grd/refcoco_precision@1', 'whole-image box: see note'),
-    ('keypoint AP (pose)', 'pose/AP', '0'),
-    ('VQA accuracy', 'vqa/accuracy', 'majority answer per question type'),
-    ('caption CIDEr', 'caption/cider', '0'),
-    ('caption BLEU-4', 'caption/bleu4', '0'),
-    ('generation GenEval acc.', 'geneval/accuracy', 'random images: see gen metric'),
-    ('edit success', 'edit/success', 'unchanged source: see edit metric'),
-    ('edit PSNR (dB)', 'edit/psnr', '—'),
+METRIC_ROWS = [  # label, metric key, chance key (see chance_levels()), higher is better
+    ('box AP (det)', 'det/bbox_mAP', 'zero', True),
+    ('mask AP (seg)', 'seg/segm_mAP', 'zero', True),
+    ('REC P@0.5 (grd)', 'grd/refcoco_precision@1', 'chance/rec_random_object', True),
+    ('keypoint AP (pose)', 'pose/AP', 'zero', True),
+    ('VQA accuracy', 'vqa/accuracy', 'chance/vqa_answer_prior', True),
+    ('caption CIDEr', 'caption/cider', 'chance/caption_constant_cider', True),
+    ('caption BLEU-4', 'caption/bleu4', 'chance/caption_constant_bleu4', True),
+    ('generation GenEval acc.', 'geneval/accuracy', 'geneval/accuracy_mismatched_images', True),
+    ('generation pixel FD', 'gen/pixel_fd', None, False),
+    ('edit success', 'edit/success', 'edit/source_success', True),
+    ('edit PSNR (dB)', 'edit/psnr', 'edit/source_psnr', True),
+    ('edit L1', 'edit/l1', 'edit/source_l1', False),
 ]
+CHANCE_NOTES = {
+    'zero': '0 (AP of boxes/keypoints that ignore the image)',
+    'chance/rec_random_object': 'a random object of the image',
+    'chance/vqa_answer_prior': 'most frequent train answer of the question (no image)',
+    'chance/caption_constant_cider': 'most frequent train caption for every image',
+    'chance/caption_constant_bleu4': 'most frequent train caption for every image',
+    'geneval/accuracy_mismatched_images': "real image of another prompt (real image of its own "
+                                          "prompt: see geneval/accuracy_real_images)",
+    'edit/source_success': 'the unedited source image',
+    'edit/source_psnr': 'the unedited source image',
+    'edit/source_l1': 'the unedited source image',
+    None: 'lower is better; no chance level',
+}
 EXPECTED_TOKEN = dict(det='[DET]', seg='[SEG]', grd='[GRD]', pose='[POSE]', gen='[GEN]',
                       edit='[EDIT]', vqa=None, caption=None, region=None)
 
@@ -57,15 +74,45 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num-per-task', type=int, default=4)
     parser.add_argument('--num-chat', type=int, default=2, help='chat examples per task')
     parser.add_argument('--score-thr', type=float, default=0.3)
+    parser.add_argument('--ann-dir', default='data/shapesworld/annotations',
+                        help='ShapesWorld annotations (chance levels)')
     return parser.parse_args()
 
 
+def chance_levels(ann_dir: str) -> Dict[str, float]:
+    """Scores of image-blind answers on the val annotations (see mmvisionllm.evaluation)."""
+    def path(name: str) -> str:
+        return osp.join(ann_dir, name)
+
+    caption = constant_caption_scores(path('captions_train.json'), path('captions_val.json'))
+    return {
+        'zero': 0.0,
+        'chance/rec_random_object': rec_random_object_precision(path('refexp_val.json'),
+                                                                path('instances_val.json')),
+        'chance/vqa_answer_prior': vqa_prior_accuracy(
+            path('vqa_train_questions.json'), path('vqa_train_annotations.json'),
+            path('vqa_val_questions.json'), path('vqa_val_annotations.json')),
+        'chance/caption_constant_cider': caption['cider'],
+        'chance/caption_constant_bleu4': caption['bleu4'],
+    }
+
+
 def metrics_table(metrics: Dict[str, float]) -> str:
-    """Markdown table of the demo metrics that exist in ``metrics``."""
-    lines = ['| task metric | value | chance level |', '|---|---|---|']
-    for label, key, chance in METRIC_ROWS:
-        if key in metrics:
-            lines.append(f'| {label} | {metrics[key]:.3f} | {chance} |')
+    """Markdown table of the demo metrics in ``metrics`` beside their chance levels."""
+    lines = ['| task metric | value | chance level | better than chance | chance is |',
+             '|---|---|---|---|---|']
+    for label, key, chance_key, higher_is_better in METRIC_ROWS:
+        if key not in metrics:
+            continue
+        chance = metrics.get(chance_key)
+        chance_text = '—' if chance is None else f'{chance:.3f}'
+        if chance is None:
+            above = '—'
+        else:
+            better = metrics[key] > chance if higher_is_better else metrics[key] < chance
+            above = 'yes' if better else 'NO'
+        lines.append(f'| {label} | {metrics[key]:.3f} | {chance_text} | {above} | '
+                     f'{CHANCE_NOTES.get(chance_key, "")} |')
     return '\n'.join(lines) + '\n'
 
 
@@ -173,7 +220,7 @@ def draw_sample(task: str, data: dict, result, visualizer, skeleton, score_thr: 
                  np.full((PANEL // len(parts), ) * 2 + (3, ), 200, np.uint8) for p in parts]
         strip = np.concatenate(parts, axis=1)
         canvas = np.full((PANEL, PANEL, 3), 255, np.uint8)
-        canvas[:strip.shape[0], :strip.shape[1]] = cv2.resize(strip, (PANEL, strip.shape[0]))
+        canvas[:strip.shape[0]] = cv2.resize(strip, (PANEL, strip.shape[0]))
         order = 'source | generated | target' if image is not None else 'generated | target'
         return panel(canvas, [question_of(result), order])
     return panel(image, [question_of(result), f'pred: {result.metainfo.get("pred_text", "")}',
@@ -277,6 +324,8 @@ def main() -> None:
     with open(metrics_path) as f:
         metrics = json.load(f)
 
+    metrics.update(chance_levels(args.ann_dir))
+
     cfg = Config.fromfile(args.config)
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu')
@@ -287,7 +336,8 @@ def main() -> None:
                                     args.score_thr)
     transcript, routing_acc = write_chat_transcript(model, dataset, args.work_dir, args.num_chat)
     metrics['chat/routing_accuracy'] = routing_acc
-    table = metrics_table(metrics) + f'| chat routing accuracy | {routing_acc:.3f} | — |\n'
+    table = metrics_table(metrics) + (f'| chat routing accuracy | {routing_acc:.3f} | — | — | '
+                                      'expected routing token, none for text tasks |\n')
     with open(osp.join(args.work_dir, 'demo_metrics.md'), 'w') as f:
         f.write(table)
     with open(osp.join(args.work_dir, 'demo_metrics.json'), 'w') as f:

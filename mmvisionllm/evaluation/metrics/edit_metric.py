@@ -8,6 +8,7 @@ same objects — same classes, same measured colours, same counts, nothing extra
 """
 from typing import Dict, List, Optional, Sequence
 
+import mmcv
 import numpy as np
 
 from mmvisionllm.registry import METRICS
@@ -29,16 +30,21 @@ class ShapesEditMetric(ShapesGenEvalMetric):
     counts them).
 
     Args:
-        detector (dict | object): See :class:`ShapesGenEvalMetric`.
+        detector (dict | object | None): See :class:`ShapesGenEvalMetric`. None: pixel errors
+            only (no ``success``), e.g. where no trained judge is at hand.
         vocabulary (dict, optional): ShapesWorld vocabulary overrides.
         score_thr (float): Detection score threshold. Defaults to 0.3.
         fg_threshold (float): See :func:`measure_colour`. Defaults to 40.
         max_colour_dist (float): See :func:`measure_colour`. Defaults to 80.
+        reference_images (bool): Also score the unedited source image (read from the sample's
+            ``img_path``) as the prediction: ``source_success``, ``source_l1``, ``source_psnr``,
+            the do-nothing baseline. Defaults to False.
         collect_device (str): See ``BaseMetric``.
         prefix (str, optional): See ``BaseMetric``.
     """
 
     default_prefix: Optional[str] = 'edit'
+    allows_no_detector = True
 
     def __init__(self,
                  detector,
@@ -46,37 +52,75 @@ class ShapesEditMetric(ShapesGenEvalMetric):
                  score_thr: float = 0.3,
                  fg_threshold: float = 40.0,
                  max_colour_dist: float = 80.0,
+                 reference_images: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(
             detector, vocabulary, score_thr=score_thr, check_extra=True, exact_count=True,
             fg_threshold=fg_threshold, max_colour_dist=max_colour_dist,
-            collect_device=collect_device, prefix=prefix)
+            reference_images=reference_images, collect_device=collect_device, prefix=prefix)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Detect objects in each prediction and its target; compare them and the pixels."""
-        pairs = []
+        preds, gts, sources = [], [], []
         for sample in data_samples:
             pred, gt = to_hwc_uint8(sample.get('pred_image')), to_hwc_uint8(sample.get('gt_image'))
             if gt is None:
-                raise ValueError('ShapesEditMetric needs gt_image in every sample')
-            pairs.append((None if pred is None else resize_image(pred, gt.shape[:2]), gt))
-        valid = [i for i, (pred, _) in enumerate(pairs) if pred is not None]
-        found = self.detect([pairs[i][0] for i in valid] + [pairs[i][1] for i in valid])
-        found_pred, found_gt = found[:len(valid)], found[len(valid):]
-        for pred_objs, gt_objs, i in zip(found_pred, found_gt, valid):
-            l1, psnr = l1_and_psnr(pairs[i][0], pairs[i][1])
-            ok = check_objects(pred_objs, specs_from_found(gt_objs), (), True, True)
-            self.results.append(dict(success=bool(ok), l1=l1, psnr=psnr))
-        for _ in range(len(pairs) - len(valid)):
-            self.results.append(dict(success=False, l1=None, psnr=None))
+                raise ValueError('ShapesEditMetric needs gt_image in every sample '
+                                 f'(sample {sample.get("img_path", "?")} has none)')
+            preds.append(None if pred is None else resize_image(pred, gt.shape[:2]))
+            gts.append(gt)
+            if self.reference_images:
+                sources.append(resize_image(self._source_image(sample), gt.shape[:2]))
+        valid = [i for i, pred in enumerate(preds) if pred is not None]
+        if self._detector is None:  # pixel errors only
+            found = [[] for _ in range(len(gts) + len(valid) + len(sources))]
+        else:
+            found = self.detect(gts + [preds[i] for i in valid] + sources)
+        found_gt = found[:len(gts)]
+        found_pred = dict(zip(valid, found[len(gts):len(gts) + len(valid)]))
+        found_source = found[len(gts) + len(valid):]
+        for i, gt in enumerate(gts):
+            wanted = specs_from_found(found_gt[i])
+            result = dict(success=False, l1=None, psnr=None)
+            if i in found_pred:
+                result['l1'], result['psnr'] = l1_and_psnr(preds[i], gt)
+                result['success'] = bool(check_objects(found_pred[i], wanted, (), True, True))
+            if self.reference_images:
+                result['source_success'] = bool(
+                    check_objects(found_source[i], wanted, (), True, True))
+                result['source_l1'], result['source_psnr'] = l1_and_psnr(sources[i], gt)
+            self.results.append(result)
+
+    @staticmethod
+    def _source_image(sample: dict) -> np.ndarray:
+        """The unedited source image (RGB) read from the sample's ``img_path``."""
+        path = sample.get('img_path')
+        if not path:
+            raise ValueError('reference_images needs img_path (the source image) in every sample')
+        return mmcv.imread(path, channel_order='rgb')
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Success rate and the mean pixel errors."""
         scored = [r for r in results if r['l1'] is not None]
+        success = {} if self._detector is None else dict(
+            success=float(np.mean([r['success'] for r in results])) if results else 0.0)
         return dict(
-            success=float(np.mean([r['success'] for r in results])) if results else 0.0,
+            **success,
             l1=float(np.mean([r['l1'] for r in scored])) if scored else float('nan'),
             psnr=float(np.mean([r['psnr'] for r in scored])) if scored else float('nan'),
             num_samples=len(results),
-            num_missing=len(results) - len(scored))
+            num_missing=len(results) - len(scored),
+            **self._reference_metrics(results))
+
+    def _reference_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Scores of returning the source unchanged (the do-nothing edit), when computed."""
+        references = [r for r in results if 'source_success' in r]
+        if not references:
+            return {}
+        success = {} if self._detector is None else dict(
+            source_success=float(np.mean([r['source_success'] for r in references])))
+        return dict(
+            **success,
+            source_l1=float(np.mean([r['source_l1'] for r in references])),
+            source_psnr=float(np.mean([r['source_psnr'] for r in references])))

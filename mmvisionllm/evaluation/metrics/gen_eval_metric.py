@@ -42,7 +42,10 @@ class ShapesGenEvalMetric(BaseMetric):
 
     Reported (prefix ``geneval``): ``accuracy``; ``accuracy_single`` / ``accuracy_multi`` /
     ``accuracy_counting`` / ``accuracy_colour`` over the samples with one phrase / several phrases
-    / a count ≥ 2 / a named colour; ``num_samples``.
+    / a count ≥ 2 / a named colour; ``num_samples``. With ``reference_images``, also
+    ``accuracy_real_images`` (the sample's own ``gt_image``, the upper bound the detector allows)
+    and ``accuracy_mismatched_images`` (the ``gt_image`` of the previous sample checked against
+    this caption: real ShapesWorld images that ignore the prompt, i.e. chance level).
 
     Args:
         detector (dict | object): ``dict(type='MMDetShapesDetector', config=..., checkpoint=...)``
@@ -61,10 +64,13 @@ class ShapesGenEvalMetric(BaseMetric):
             detection, e.g. the detector's training resolution (128 for ShapesWorld) when the
             generator works at 64 px. None keeps their size.
         collect_device (str): See ``BaseMetric``.
+        reference_images (bool): Also score ``gt_image`` and a mismatched real image per sample
+            (see above). Defaults to False.
         prefix (str, optional): See ``BaseMetric``.
     """
 
     default_prefix: Optional[str] = 'geneval'
+    allows_no_detector = False  # the object check is the whole metric
 
     def __init__(self,
                  detector,
@@ -76,11 +82,15 @@ class ShapesGenEvalMetric(BaseMetric):
                  fg_threshold: float = 40.0,
                  max_colour_dist: float = 80.0,
                  image_size: Optional[Union[int, Tuple[int, int]]] = None,
+                 reference_images: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        self.reference_images = reference_images
+        self._previous_gt: Optional[np.ndarray] = None
         # a config is built on first use; a ready object is checked now
-        self._detector = detector if isinstance(detector, dict) else build_gen_detector(detector)
+        self._detector = detector if isinstance(detector, dict) or (
+            detector is None and self.allows_no_detector) else build_gen_detector(detector)
         self.vocabulary = ShapesVocabulary.from_config(vocabulary)
         self.caption_key = caption_key
         self.score_thr = score_thr
@@ -131,6 +141,31 @@ class ShapesGenEvalMetric(BaseMetric):
                     multi=len(present) > 1,
                     counting=any(s.count > 1 for s in present),
                     colour=any(s.colour is not None for s in present)))
+        if self.reference_images:
+            self._score_references(data_samples, self.results[-len(data_samples):])
+
+    def _score_references(self, data_samples: Sequence[dict], results: List[dict]) -> None:
+        """Add ``real`` / ``mismatched`` verdicts (None where there is no such image)."""
+        real, mismatched = [], []
+        for sample in data_samples:
+            gt = to_hwc_uint8(sample.get('gt_image'))
+            if gt is None:
+                raise ValueError('reference_images needs gt_image in every sample '
+                                 f'(sample {sample.get("img_id", "?")} has none)')
+            if self.image_size is not None:
+                gt = resize_image(gt, self.image_size)
+            real.append(gt)
+            mismatched.append(self._previous_gt)
+            self._previous_gt = gt
+        with_mismatch = [i for i, img in enumerate(mismatched) if img is not None]
+        found = self.detect(real + [mismatched[i] for i in with_mismatch])
+        found_mismatched = dict(zip(with_mismatch, found[len(real):]))
+        for i, (sample, result) in enumerate(zip(data_samples, results)):
+            present, absent = parse_caption(caption_of(sample, self.caption_key), self.vocabulary)
+            result['real'] = bool(check_objects(found[i], present, absent, self.check_extra,
+                                                self.exact_count))
+            result['mismatched'] = None if i not in found_mismatched else bool(check_objects(
+                found_mismatched[i], present, absent, self.check_extra, self.exact_count))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Overall and per-kind accuracy."""
@@ -141,4 +176,8 @@ class ShapesGenEvalMetric(BaseMetric):
             subset = [r['success'] for r in results if r[kind]]
             if subset:
                 metrics[f'accuracy_{kind}'] = float(np.mean(subset))
+        for kind in ('real', 'mismatched'):
+            scored = [r[kind] for r in results if r.get(kind) is not None]
+            if scored:
+                metrics[f'accuracy_{kind}_images'] = float(np.mean(scored))
         return metrics

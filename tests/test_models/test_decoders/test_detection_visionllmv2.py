@@ -167,6 +167,7 @@ def test_one_step_through_visionllmv2(shapesworld):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_visionllmv2_overfits_eight_images(shapesworld):
     """Slow (~25 min on a loaded 2-core CPU): box AP >= 0.9 and REC P@0.5 = 1.0 on 8 images."""
     with one_thread():

@@ -80,3 +80,17 @@ def test_stage2_and_stage3_recipes(tokenizer_dir, stage):
     else:
         assert trainable == {'decoders', 'super_link'} and not llm_trainable
     assert model.super_link.query_tables['det'].weight.requires_grad
+
+
+def test_real_data_stage2_config_names_registered_parts():
+    """The COCO/RefCOCO/VQAv2/LLaVA example config resolves every type in our registries."""
+    from mmvisionllm.registry import DATASETS, MODELS, TRANSFORMS
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'visionllmv2',
+                                   'visionllmv2_7b_coco_stage2.py'))
+    assert set(cfg.model.decoders) == {'det', 'pose'} and cfg.model.llm.lora.r == 32
+    for dataset in cfg.train_dataloader.dataset.datasets:
+        assert DATASETS.get(dataset.type) is not None, dataset.type
+        for transform in dataset.pipeline:
+            assert TRANSFORMS.get(transform['type']) is not None, transform['type']
+    for decoder in cfg.model.decoders.values():
+        assert MODELS.get(decoder.type) is not None, decoder.type

@@ -1,0 +1,113 @@
+"""Chance levels of the ShapesWorld metrics, computed from the annotation files.
+
+A demo figure means something only next to what a model that ignores the image would score:
+
+* VQA: the most frequent training answer of each question (a text-only prior), scored by
+  :func:`vqa_accuracy` on the val annotations;
+* captioning: the most frequent training caption given for every val image, scored by
+  :class:`CaptionMetric` (BLEU-4, CIDEr);
+* referring expressions: a box of a randomly chosen object of the image (expected P@0.5, i.e. the
+  fraction of the image's objects whose box overlaps the referent's with IoU >= 0.5);
+* box / mask / keypoint AP: 0 — a detector that does not look scores no true positives beyond
+  luck, and mmdet/mmpose AP of random boxes is 0.000 to three decimals.
+
+Generation and editing get their reference scores from their own metrics (real images of other
+prompts; the unchanged source image), see ``ShapesGenEvalMetric(reference_images=True)``.
+Reused: pycocotools' ``maskUtils.iou`` for box IoU, our VQA and caption metrics for scoring.
+"""
+import json
+from collections import Counter, defaultdict
+from typing import Dict
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from .metrics.caption_metric import CaptionMetric
+from .metrics.vqa_metric import vqa_accuracy
+
+__all__ = ['vqa_prior_accuracy', 'constant_caption_scores', 'rec_random_object_precision']
+
+
+def _load(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def vqa_prior_accuracy(train_questions: str, train_annotations: str, val_questions: str,
+                       val_annotations: str) -> float:
+    """VQA accuracy of answering each question with its most frequent training answer.
+
+    The prior is keyed by the question text (the strongest answer that never sees the image),
+    falling back to the question type, then to the overall most frequent answer.
+
+    Args:
+        train_questions (str): VQAv2-style question json of the training split.
+        train_annotations (str): VQAv2-style annotation json (``question_type``,
+            ``multiple_choice_answer``, ``answers``) of the training split.
+        val_questions (str): Question json of the evaluated split.
+        val_annotations (str): Annotation json of the evaluated split.
+    """
+    def question_texts(path: str) -> Dict[int, str]:
+        return {q['question_id']: q['question'] for q in _load(path)['questions']}
+
+    train_text, val_text = question_texts(train_questions), question_texts(val_questions)
+    by_question, by_type, overall = defaultdict(Counter), defaultdict(Counter), Counter()
+    for ann in _load(train_annotations)['annotations']:
+        answer = ann['multiple_choice_answer']
+        by_question[train_text[ann['question_id']]][answer] += 1
+        by_type[ann['question_type']][answer] += 1
+        overall[answer] += 1
+    scores = []
+    for ann in _load(val_annotations)['annotations']:
+        counts = (by_question.get(val_text[ann['question_id']]) or by_type.get(ann['question_type'])
+                  or overall)
+        answer = counts.most_common(1)[0][0]
+        scores.append(vqa_accuracy(answer, [a['answer'] for a in ann['answers']]))
+    if not scores:
+        raise ValueError(f'{val_annotations} holds no annotation')
+    return float(np.mean(scores))
+
+
+def constant_caption_scores(train_captions: str, val_captions: str) -> Dict[str, float]:
+    """BLEU-4 / CIDEr of giving the most frequent training caption to every val image.
+
+    Args:
+        train_captions (str): COCO-caption json of the training split.
+        val_captions (str): COCO-caption json of the evaluated split.
+    """
+    constant = Counter(a['caption'] for a in _load(train_captions)['annotations']).most_common(1)
+    references = defaultdict(list)
+    for ann in _load(val_captions)['annotations']:
+        references[ann['image_id']].append(ann['caption'])
+    if not constant or not references:
+        raise ValueError(f'{train_captions} or {val_captions} holds no caption')
+    metric = CaptionMetric()
+    metric.process(None, [dict(pred_text=constant[0][0], gt_captions=refs)
+                          for refs in references.values()])
+    return metric.compute_metrics(metric.results)
+
+
+def rec_random_object_precision(refexp: str, instances: str, iou_thr: float = 0.5) -> float:
+    """Expected P@``iou_thr`` of answering each expression with a random object of its image.
+
+    Args:
+        refexp (str): MDETR-style refexp json (images with ``original_img_id``, one annotation per
+            expression with the referent's box).
+        instances (str): COCO instances json of the same images (all objects).
+    """
+    ref = _load(refexp)
+    objects = defaultdict(list)
+    for ann in _load(instances)['annotations']:
+        objects[ann['image_id']].append(ann['bbox'])
+    image_of = {img['id']: img.get('original_img_id', img['id']) for img in ref['images']}
+    scores = []
+    for ann in ref['annotations']:
+        boxes = objects.get(image_of[ann['image_id']])
+        if not boxes:
+            raise ValueError(f'{instances} has no object of the image of expression {ann["id"]}')
+        ious = mask_utils.iou(np.asarray(boxes, np.float64), np.asarray([ann['bbox']], np.float64),
+                              [0])[:, 0]
+        scores.append(float(np.mean(ious >= iou_thr)))
+    if not scores:
+        raise ValueError(f'{refexp} holds no expression')
+    return float(np.mean(scores))
