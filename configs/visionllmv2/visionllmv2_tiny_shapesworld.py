@@ -36,7 +36,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(
         type='TaskGroupedBatchSampler',
-        group_ratios=dict(det=0.3, pose=0.2, text=0.35, gen=0.075, edit=0.075)),
+        group_ratios=dict(det=0.3, pose=0.2, text=0.4, gen=0.05, edit=0.05)),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type='MultiTaskDataset',
@@ -99,7 +99,7 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=1.0),
     # the from-scratch LLM side (CLIP, projector, LLM, query tables) at 2e-3, decoders at 5e-4
     paramwise_cfg=dict(custom_keys={'decoders': dict(lr_mult=0.25)}))
-max_iters = 1000
+max_iters = 1400
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=50, end=max_iters)

@@ -83,7 +83,7 @@ def test_benchmark_script_splits_the_step_time(workspace):
         assert set(result[phase]) == set(names)
         for row in result[phase].values():
             parts = sum(row[p] for p in ('preprocess', 'vision', 'llm', 'link', 'decoder',
-                                         'backward'))
+                                         'rest'))
             assert row['total'] > 0 and abs(parts - row['total']) < 1e-3 + 0.05 * row['total']
             assert row['llm'] > 0 and row['peak_mem_mib'] > 0
     assert result['train']['det']['decoder'] > 0 and result['train']['text']['decoder'] == 0

@@ -15,7 +15,8 @@ excluded, the config's optimizer wrapper included), and for every task of the te
 * ``llm``: the language model's forward passes (teacher-forced; generation for text answers);
 * ``link``: reading the super-link hidden states (``super_link.extract``);
 * ``decoder``: the decoders' ``loss``/``predict``;
-* ``backward``: the rest of a train step (backward pass and optimizer update).
+* ``rest``: everything else — in a train step the backward pass and the optimizer update; for a
+  model without these parts (a specialist) the whole forward/backward/update.
 
 Other models (e.g. the mmdet specialists of ``configs/baselines/``) are timed as a whole, in one
 group ``all``, so the generalist's step can be put beside a specialist's.
@@ -45,7 +46,7 @@ from mmvisionllm.datasets.samplers import sample_groups
 from mmvisionllm.registry import DATASETS, MODELS
 from mmvisionllm.utils import register_all_modules
 
-PARTS = ('preprocess', 'vision', 'llm', 'link', 'decoder', 'backward')
+PARTS = ('preprocess', 'vision', 'llm', 'link', 'decoder', 'rest')
 
 
 def parse_args():
@@ -130,7 +131,7 @@ class PartTimer:
         record['total'].append(total)
         for part in PARTS[:-1]:
             record[part].append(self.seconds.get(part, 0.0))
-        record['backward'].append(max(total - sum(self.seconds.values()), 0.0))
+        record['rest'].append(max(total - sum(self.seconds.values()), 0.0))
         record['peak_mem_mib'].append(peak_memory_mib(self.device))
 
 

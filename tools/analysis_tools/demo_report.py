@@ -1,13 +1,13 @@
-"""The report of ``make demo``: metrics table, a prediction grid per task, a free-running chat transcript.
+"""The report of `make demo`: metrics table, prediction grid per task, free-running chat transcript.
 
     python tools/analysis_tools/demo_report.py CONFIG CHECKPOINT --work-dir work_dirs/demo
 
 Reads ``<work_dir>/test_metrics.json`` (written by tools/test.py) and writes into the work dir:
 
-* ``demo_metrics.md``: the table of every task's metric (also printed);
-* ``predictions/<task>.png`` and ``prediction_grid.png``: the first val samples of each task with the
-  predictions drawn (mmdet's ``DetLocalVisualizer`` for boxes/masks, keypoints with their skeleton,
-  generated/edited images beside their targets, answers under the images);
+* ``demo_metrics.md``: the table of every task's metric beside its chance level (also printed);
+* ``predictions/<task>.png`` and ``prediction_grid.png``: the first val samples of each task with
+  the predictions drawn (mmdet's ``DetLocalVisualizer`` for boxes/masks, keypoints with their
+  skeleton, generated/edited images beside their targets, answers under the images);
 * ``chat_transcript.md`` (+ ``chat/*.png``): free-running chat on val samples — the model writes the
   whole answer and chooses its decoder itself; each reply is checked against the task's expected
   routing token.
@@ -146,12 +146,20 @@ def panel(image: Optional[np.ndarray], text: Sequence[str]) -> np.ndarray:
 
 def draw_instances(visualizer: DetLocalVisualizer, image: np.ndarray, sample, score_thr: float,
                    top1: bool = False) -> np.ndarray:
-    """Boxes, masks and target names of ``pred_instances`` with mmdet's visualiser."""
+    """Boxes, masks and target names of ``pred_instances`` with mmdet's visualiser.
+
+    Grounding draws the top-1 box; detection the boxes scoring at least ``score_thr``, or, when
+    none does (an early checkpoint), the best ``k`` with k = the number of ground-truth objects,
+    so the picture shows what the model ranks highest (the scores are drawn with the boxes).
+    """
     pred = sample.pred_instances
     if top1 and len(pred) > 0:
         pred = pred[pred.scores.argmax().reshape(1)]
-    else:
+    elif bool((pred.scores >= score_thr).any()):
         pred = pred[pred.scores >= score_thr]
+    else:
+        num_gt = len(sample.gt_instances) if 'gt_instances' in sample else 1
+        pred = pred[pred.scores.argsort(descending=True)[:max(num_gt, 1)]]
     drawn = sample.clone()
     drawn.pred_instances = pred
     visualizer.dataset_meta = dict(classes=tuple(sample.metainfo.get('target_names', ())))
@@ -201,14 +209,16 @@ def task_indices(dataset, num: int) -> Dict[str, List[int]]:
     return indices
 
 
-def draw_sample(task: str, data: dict, result, visualizer, skeleton, score_thr: float) -> np.ndarray:
+def draw_sample(task: str, data: dict, result, visualizer, skeleton,
+                score_thr: float) -> np.ndarray:
     image = to_rgb_array(data['inputs'].get('image'))
     if image is not None and tuple(result.metainfo.get('scale_factor', (1., 1.))) != (1., 1.):
         h, w = result.metainfo['ori_shape'][:2]
         image = cv2.resize(image, (w, h))
     if task in ('det', 'seg', 'grd'):
         drawn = draw_instances(visualizer, image, result, score_thr, top1=task == 'grd')
-        text = [question_of(result)] if task == 'grd' else [f'{task}: score >= {score_thr}']
+        text = [question_of(result)] if task == 'grd' else [
+            f'{task}: score >= {score_thr}, else the top-k (k = number of objects)']
         return panel(drawn, text)
     if task == 'pose':
         return panel(draw_keypoints(image, result, skeleton, score_thr), ['pose'])

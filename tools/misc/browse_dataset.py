@@ -42,7 +42,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='dataset (or training) config file')
     parser.add_argument('--output-dir', required=True, help='folder for the PNGs')
     parser.add_argument(
-        '--split', choices=['train', 'val'], default='train', help='which dataloader to browse')
+        '--split', choices=['train', 'val', 'test'], default='train',
+        help='which dataloader to browse (val falls back to test when the config has none)')
     parser.add_argument('--task', default=None, help='only samples of this task')
     parser.add_argument('--max', type=int, default=10, help='number of samples to draw')
     parser.add_argument('--scale', type=int, default=3, help='upscaling of the drawn images')
@@ -193,7 +194,11 @@ def main() -> None:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmvisionllm'))
-    loader = cfg.train_dataloader if args.split == 'train' else cfg.val_dataloader
+    if args.split == 'val' and not cfg.get('val_dataloader'):
+        args.split = 'test'  # e.g. the demo config evaluates only after training
+    loader = cfg.get(f'{args.split}_dataloader')
+    if not loader:
+        raise KeyError(f'{args.config} has no {args.split}_dataloader')
     dataset = DATASETS.build(loader.dataset)
     indices = select_indices(dataset, args.task, args.max)
     os.makedirs(args.output_dir, exist_ok=True)

@@ -3,7 +3,7 @@
 # two bases that set the same keys).
 _base_ = ['../dino_tiny_shapesworld_seg.py']
 
-max_iters = 300
+max_iters = 420
 optim_wrapper = dict(optimizer=dict(lr=5e-4), clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=15),
