@@ -25,7 +25,7 @@ HERE = osp.dirname(osp.abspath(__file__))
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(HERE)))
 CONFIG = osp.join(REPO_ROOT, 'configs', 'visionllmv2', 'visionllmv2_tiny_det_shapesworld.py')
 NUM_IMAGES = 8
-STEPS = 400  # training steps of the slow overfit test
+STEPS = 600  # training steps of the slow overfit test
 
 
 @contextmanager
@@ -50,11 +50,15 @@ def shapesworld(tmp_path_factory) -> str:
     return root
 
 
-def build(shapesworld: str, shuffle_targets: bool = True):
+def build(shapesworld: str, test_prompts: bool = False):
     """The model of the config and the det/grd datasets of the training scenes.
 
-    ``shuffle_targets=False`` keeps the class names of training prompts in dataset order (the
-    dataset's option), as at test time.
+    ``test_prompts=True`` trains on the test-time prompts: instruction template 0 and the class
+    names in dataset order (the datasets' ``template_index`` / ``shuffle_targets`` options), so
+    an overfit run memorises exactly what it is evaluated on. Measured: with the training-time
+    random phrasings and class orders, 8 images reach only box AP ~0.26 after 400 steps (the
+    causal LLM's link embeddings depend on the prompt around each class name), with the test
+    prompts 0.96.
     """
     cfg = Config.fromfile(CONFIG)
     model_cfg = copy.deepcopy(cfg.model)
@@ -70,10 +74,12 @@ def build(shapesworld: str, shuffle_targets: bool = True):
                         data_prefix=dict(img='images/train/'))
         return DATASETS.build(data_cfg)
 
+    fixed = dict(shuffle_targets=False, template_index=0) if test_prompts else {}
     datasets = dict(
-        det_train=dataset('shapesworld_det_train', False, shuffle_targets=shuffle_targets),
+        det_train=dataset('shapesworld_det_train', False, **fixed),
         det_test=dataset('shapesworld_det_val', True),
-        grd_train=dataset('shapesworld_grd_train', False),
+        grd_train=dataset('shapesworld_grd_train', False,
+                          **{k: v for k, v in fixed.items() if k == 'template_index'}),
         grd_test=dataset('shapesworld_grd_val', True))
     return model, datasets
 
@@ -171,7 +177,7 @@ def test_one_step_through_visionllmv2(shapesworld):
 def test_visionllmv2_overfits_eight_images(shapesworld):
     """Slow (~25 min on a loaded 2-core CPU): box AP >= 0.9 and REC P@0.5 = 1.0 on 8 images."""
     with one_thread():
-        model, datasets = build(shapesworld)
+        model, datasets = build(shapesworld, test_prompts=True)
         before = evaluate(model, datasets, shapesworld)
         train(model, datasets, steps=STEPS)
         after = evaluate(model, datasets, shapesworld)
