@@ -25,7 +25,7 @@ SW_ARGS ?= --seed 0 --num-train 2000 --num-val 200 --img-size 128
 
 export PYTHON VENV USE_PYTHON TORCH_SPEC MMCV_FIND_LINKS
 
-.PHONY: install test test-all lint clean-venv data demo benchmark
+.PHONY: install test test-all lint clean-venv data demo benchmark geneval
 
 install:
 	bash tools/misc/install_env.sh
@@ -59,6 +59,23 @@ benchmark: demo
 	$(PY) tools/analysis_tools/compare_baselines.py --generalist $(WORK_DIR) \
 		--specialist det=$(BENCH_DIR)/dino_det --specialist seg=$(BENCH_DIR)/dino_seg \
 		--specialist pose=$(BENCH_DIR)/pose --out $(WORK_DIR)/benchmark.md
+
+# Generation and editing scored GenEval-style (issue-level evaluation, ~1.5 h on 2 cores): train the
+# ShapesWorld DINO judge (skipped when its checkpoint exists), then the tiny [GEN] and [EDIT] models;
+# their val scores sit beside the real / mismatched images and the unedited sources.
+JUDGE_DIR := work_dirs/dino_tiny_shapesworld_det
+GENEVAL_DIR ?= work_dirs/geneval
+geneval: data
+	[ -f $(JUDGE_DIR)/epoch_12.pth ] || $(PY) tools/train.py configs/baselines/dino_tiny_shapesworld_det.py \
+		--work-dir $(JUDGE_DIR)
+	for task in gen edit; do \
+		config=configs/visionllmv2/visionllmv2_tiny_$${task}_shapesworld.py; \
+		$(PY) tools/train.py $$config --work-dir $(GENEVAL_DIR)/$$task && \
+		$(PY) tools/test.py $$config "$$(cat $(GENEVAL_DIR)/$$task/last_checkpoint)" \
+			--work-dir $(GENEVAL_DIR)/$$task || exit 1; \
+	done
+	$(PY) tools/analysis_tools/gen_grid.py configs/visionllmv2/visionllmv2_tiny_gen_shapesworld.py \
+		"$$(cat $(GENEVAL_DIR)/gen/last_checkpoint)" --out $(GENEVAL_DIR)/gen_grid.png
 
 clean-venv:
 	rm -rf $(VENV)

@@ -17,7 +17,8 @@ edit_detector = dict(
     type='MMDetShapesDetector',
     config='configs/baselines/dino_tiny_shapesworld_det.py',
     checkpoint='work_dirs/dino_tiny_shapesworld_det/epoch_12.pth')
-val_evaluator = [dict(type='ShapesEditMetric', detector=edit_detector)]
+# the unedited source (the do-nothing edit) is scored beside the edits
+val_evaluator = [dict(type='ShapesEditMetric', detector=edit_detector, reference_images=True)]
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(

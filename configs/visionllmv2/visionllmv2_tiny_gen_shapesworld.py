@@ -21,8 +21,10 @@ geneval_detector = dict(
     config='configs/baselines/dino_tiny_shapesworld_det.py',
     checkpoint='work_dirs/dino_tiny_shapesworld_det/epoch_12.pth')
 val_evaluator = [
-    # generated 64-px images are scored at the detector's 128-px training resolution
-    dict(type='ShapesGenEvalMetric', detector=geneval_detector, image_size=128),
+    # generated 64-px images are scored at the detector's 128-px training resolution; the real image
+    # of each prompt (upper bound) and of another prompt (chance) are scored beside them
+    dict(type='ShapesGenEvalMetric', detector=geneval_detector, image_size=128,
+         reference_images=True),
     dict(type='PixelFrechetDistance')
 ]
 test_evaluator = val_evaluator

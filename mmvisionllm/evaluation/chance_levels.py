@@ -11,13 +11,17 @@ A demo figure means something only next to what a model that ignores the image w
 * box / mask / keypoint AP: 0 — a detector that does not look scores no true positives beyond
   luck, and mmdet/mmpose AP of random boxes is 0.000 to three decimals.
 
+Each function takes the ids of the evaluated samples (question / image / expression ids), so a
+chance level is computed on exactly the subset a model was scored on (e.g. the samples kept by
+``MultiTaskDataset(max_samples=...)``).
+
 Generation and editing get their reference scores from their own metrics (real images of other
 prompts; the unchanged source image), see ``ShapesGenEvalMetric(reference_images=True)``.
 Reused: pycocotools' ``maskUtils.iou`` for box IoU, our VQA and caption metrics for scoring.
 """
 import json
 from collections import Counter, defaultdict
-from typing import Dict
+from typing import Collection, Dict, Optional
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -25,7 +29,7 @@ from pycocotools import mask as mask_utils
 from .metrics.caption_metric import CaptionMetric
 from .metrics.vqa_metric import vqa_accuracy
 
-__all__ = ['vqa_prior_accuracy', 'constant_caption_scores', 'rec_random_object_precision']
+__all__ = ['vqa_prior_scores', 'constant_caption_scores', 'rec_random_object_precision']
 
 
 def _load(path: str) -> dict:
@@ -33,8 +37,21 @@ def _load(path: str) -> dict:
         return json.load(f)
 
 
-def vqa_prior_accuracy(train_questions: str, train_annotations: str, val_questions: str,
-                       val_annotations: str) -> float:
+def _keep(ids: Optional[Collection[int]], key: int) -> bool:
+    return ids is None or key in ids
+
+
+def _check_all_found(ids: Optional[Collection[int]], found: set, path: str, what: str) -> None:
+    missing = set() if ids is None else set(ids) - found
+    if missing:
+        raise ValueError(f'{path} has no {what} {sorted(missing)[:5]} ({len(missing)} missing)')
+
+
+def vqa_prior_scores(train_questions: str,
+                     train_annotations: str,
+                     val_questions: str,
+                     val_annotations: str,
+                     question_ids: Optional[Collection[int]] = None) -> Dict[str, float]:
     """VQA accuracy of answering each question with its most frequent training answer.
 
     The prior is keyed by the question text (the strongest answer that never sees the image),
@@ -46,6 +63,11 @@ def vqa_prior_accuracy(train_questions: str, train_annotations: str, val_questio
             ``multiple_choice_answer``, ``answers``) of the training split.
         val_questions (str): Question json of the evaluated split.
         val_annotations (str): Annotation json of the evaluated split.
+        question_ids (Collection[int], optional): Score only these val questions. Defaults to all.
+
+    Returns:
+        dict: ``accuracy`` and, per VQAv2 ``answer_type`` of the val annotations,
+        ``accuracy_<type>`` (the keys of :class:`VQAAccuracy`).
     """
     def question_texts(path: str) -> Dict[int, str]:
         return {q['question_id']: q['question'] for q in _load(path)['questions']}
@@ -57,28 +79,40 @@ def vqa_prior_accuracy(train_questions: str, train_annotations: str, val_questio
         by_question[train_text[ann['question_id']]][answer] += 1
         by_type[ann['question_type']][answer] += 1
         overall[answer] += 1
-    scores = []
+    scores, found, by_answer_type = [], set(), defaultdict(list)
     for ann in _load(val_annotations)['annotations']:
+        if not _keep(question_ids, ann['question_id']):
+            continue
+        found.add(ann['question_id'])
         counts = (by_question.get(val_text[ann['question_id']]) or by_type.get(ann['question_type'])
                   or overall)
         answer = counts.most_common(1)[0][0]
         scores.append(vqa_accuracy(answer, [a['answer'] for a in ann['answers']]))
+        if ann.get('answer_type'):
+            by_answer_type[ann['answer_type']].append(scores[-1])
+    _check_all_found(question_ids, found, val_annotations, 'answer of question')
     if not scores:
         raise ValueError(f'{val_annotations} holds no annotation')
-    return float(np.mean(scores))
+    return dict(accuracy=float(np.mean(scores)),
+                **{f'accuracy_{t}': float(np.mean(v)) for t, v in sorted(by_answer_type.items())})
 
 
-def constant_caption_scores(train_captions: str, val_captions: str) -> Dict[str, float]:
+def constant_caption_scores(train_captions: str,
+                            val_captions: str,
+                            image_ids: Optional[Collection[int]] = None) -> Dict[str, float]:
     """BLEU-4 / CIDEr of giving the most frequent training caption to every val image.
 
     Args:
         train_captions (str): COCO-caption json of the training split.
         val_captions (str): COCO-caption json of the evaluated split.
+        image_ids (Collection[int], optional): Score only these val images. Defaults to all.
     """
     constant = Counter(a['caption'] for a in _load(train_captions)['annotations']).most_common(1)
     references = defaultdict(list)
     for ann in _load(val_captions)['annotations']:
-        references[ann['image_id']].append(ann['caption'])
+        if _keep(image_ids, ann['image_id']):
+            references[ann['image_id']].append(ann['caption'])
+    _check_all_found(image_ids, set(references), val_captions, 'caption of image')
     if not constant or not references:
         raise ValueError(f'{train_captions} or {val_captions} holds no caption')
     metric = CaptionMetric()
@@ -87,27 +121,37 @@ def constant_caption_scores(train_captions: str, val_captions: str) -> Dict[str,
     return metric.compute_metrics(metric.results)
 
 
-def rec_random_object_precision(refexp: str, instances: str, iou_thr: float = 0.5) -> float:
+def rec_random_object_precision(refexp: str,
+                                instances: str,
+                                iou_thr: float = 0.5,
+                                expression_ids: Optional[Collection[int]] = None) -> float:
     """Expected P@``iou_thr`` of answering each expression with a random object of its image.
 
     Args:
         refexp (str): MDETR-style refexp json (images with ``original_img_id``, one annotation per
             expression with the referent's box).
         instances (str): COCO instances json of the same images (all objects).
+        iou_thr (float): IoU for a hit. Defaults to 0.5.
+        expression_ids (Collection[int], optional): Score only these expressions (the refexp
+            json's image ids, one per expression). Defaults to all.
     """
     ref = _load(refexp)
     objects = defaultdict(list)
     for ann in _load(instances)['annotations']:
         objects[ann['image_id']].append(ann['bbox'])
     image_of = {img['id']: img.get('original_img_id', img['id']) for img in ref['images']}
-    scores = []
+    scores, found = [], set()
     for ann in ref['annotations']:
+        if not _keep(expression_ids, ann['image_id']):
+            continue
+        found.add(ann['image_id'])
         boxes = objects.get(image_of[ann['image_id']])
         if not boxes:
             raise ValueError(f'{instances} has no object of the image of expression {ann["id"]}')
         ious = mask_utils.iou(np.asarray(boxes, np.float64), np.asarray([ann['bbox']], np.float64),
                               [0])[:, 0]
         scores.append(float(np.mean(ious >= iou_thr)))
+    _check_all_found(expression_ids, found, refexp, 'expression')
     if not scores:
         raise ValueError(f'{refexp} holds no expression')
     return float(np.mean(scores))

@@ -37,6 +37,17 @@ def test_vqa_metric_perfect_and_wrong():
         metric.process({}, [dict(question_id=7, gt_answers=['yes'])])
 
 
+def test_vqa_metric_per_answer_type():
+    metric = VQAAccuracy()
+    metric.process({}, [
+        dict(pred_text='yes', gt_answers=['yes'] * 10, answer_type='yes/no'),
+        dict(pred_text='no', gt_answers=['yes'] * 10, answer_type='yes/no'),
+        dict(pred_text='3', gt_answers=['3'] * 10, answer_type='number'),
+        dict(pred_text='red', gt_answers=['red'] * 10)])
+    assert metric.evaluate(4) == {'vqa/accuracy': 0.75, 'vqa/accuracy_number': 1.0,
+                                  'vqa/accuracy_yes/no': 0.5}
+
+
 def test_caption_metric_prefers_right_captions():
     refs = {0: ['a red circle and a blue square', 'a blue square and a red circle'],
             1: ['a green star above a yellow triangle'],

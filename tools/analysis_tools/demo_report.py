@@ -16,7 +16,7 @@ import argparse
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import cv2
 import numpy as np
@@ -28,7 +28,7 @@ from mmengine.runner import load_checkpoint
 
 from mmvisionllm.apis import chat
 from mmvisionllm.evaluation.chance_levels import (constant_caption_scores,
-                                                  rec_random_object_precision, vqa_prior_accuracy)
+                                                  rec_random_object_precision, vqa_prior_scores)
 from mmvisionllm.registry import DATASETS, MODELS
 from mmvisionllm.utils import register_all_modules
 
@@ -49,10 +49,21 @@ METRIC_ROWS = [  # label, metric key, chance key (see chance_levels()), higher i
     ('edit PSNR (dB)', 'edit/psnr', 'edit/source_psnr', True),
     ('edit L1', 'edit/l1', 'edit/source_l1', False),
 ]
+# where the headline figures come from (printed as a second table)
+DIAGNOSTIC_ROWS = [
+    ('VQA yes/no questions', 'vqa/accuracy_yes/no', 'chance/vqa_answer_prior_yes/no', True),
+    ('VQA counting questions', 'vqa/accuracy_number', 'chance/vqa_answer_prior_number', True),
+    ('VQA colour/shape questions', 'vqa/accuracy_other', 'chance/vqa_answer_prior_other', True),
+    ('REC P@0.5 of the top 5 boxes', 'grd/refcoco_precision@5', None, True),
+    ('generation GenEval acc., real images', 'geneval/accuracy_real_images', None, True),
+]
 CHANCE_NOTES = {
     'zero': '0 (AP of boxes/keypoints that ignore the image)',
     'chance/rec_random_object': 'a random object of the image',
     'chance/vqa_answer_prior': 'most frequent train answer of the question (no image)',
+    'chance/vqa_answer_prior_yes/no': 'the same, on the yes/no questions',
+    'chance/vqa_answer_prior_number': 'the same, on the counting questions',
+    'chance/vqa_answer_prior_other': 'the same, on the colour / shape questions',
     'chance/caption_constant_cider': 'most frequent train caption for every image',
     'chance/caption_constant_bleu4': 'most frequent train caption for every image',
     'geneval/accuracy_mismatched_images': "real image of another prompt (real image of its own "
@@ -60,7 +71,7 @@ CHANCE_NOTES = {
     'edit/source_success': 'the unedited source image',
     'edit/source_psnr': 'the unedited source image',
     'edit/source_l1': 'the unedited source image',
-    None: 'lower is better; no chance level',
+    None: 'no chance level',
 }
 EXPECTED_TOKEN = dict(det='[DET]', seg='[SEG]', grd='[GRD]', pose='[POSE]', gen='[GEN]',
                       edit='[EDIT]', vqa=None, caption=None, region=None)
@@ -79,40 +90,67 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def chance_levels(ann_dir: str) -> Dict[str, float]:
-    """Scores of image-blind answers on the val annotations (see mmvisionllm.evaluation)."""
+# the id each chance function filters by, per task (see mmvisionllm.evaluation.chance_levels)
+CHANCE_ID_KEYS = dict(vqa='question_id', caption='img_id', grd='img_id')
+
+
+def evaluated_ids(dataset) -> Dict[str, Set[int]]:
+    """Ids of the test samples of the tasks with a chance level (what a model is scored on)."""
+    ids: Dict[str, Set[int]] = {}
+    for part in getattr(dataset, 'datasets', [dataset]):
+        key = CHANCE_ID_KEYS.get(getattr(part, 'task', None))
+        if key is not None:
+            ids.setdefault(part.task, set()).update(
+                part.get_data_info(i)[key] for i in range(len(part)))
+    return ids
+
+
+def chance_levels(ann_dir: str, ids: Optional[Dict[str, Set[int]]] = None) -> Dict[str, float]:
+    """Scores of image-blind answers on the val annotations (see mmvisionllm.evaluation).
+
+    Args:
+        ann_dir (str): ShapesWorld annotation directory.
+        ids (dict, optional): Task -> ids of the evaluated samples (:func:`evaluated_ids`); a task
+            not in it is scored on the whole val split.
+    """
+    ids = ids or {}
+
     def path(name: str) -> str:
         return osp.join(ann_dir, name)
 
-    caption = constant_caption_scores(path('captions_train.json'), path('captions_val.json'))
+    vqa = vqa_prior_scores(
+        path('vqa_train_questions.json'), path('vqa_train_annotations.json'),
+        path('vqa_val_questions.json'), path('vqa_val_annotations.json'),
+        question_ids=ids.get('vqa'))
+    caption = constant_caption_scores(path('captions_train.json'), path('captions_val.json'),
+                                      image_ids=ids.get('caption'))
     return {
         'zero': 0.0,
-        'chance/rec_random_object': rec_random_object_precision(path('refexp_val.json'),
-                                                                path('instances_val.json')),
-        'chance/vqa_answer_prior': vqa_prior_accuracy(
-            path('vqa_train_questions.json'), path('vqa_train_annotations.json'),
-            path('vqa_val_questions.json'), path('vqa_val_annotations.json')),
+        'chance/rec_random_object': rec_random_object_precision(
+            path('refexp_val.json'), path('instances_val.json'), expression_ids=ids.get('grd')),
+        **{f'chance/vqa_answer_prior{key[len("accuracy"):]}': value for key, value in vqa.items()},
         'chance/caption_constant_cider': caption['cider'],
         'chance/caption_constant_bleu4': caption['bleu4'],
     }
 
 
-def metrics_table(metrics: Dict[str, float]) -> str:
+def metrics_table(metrics: Dict[str, float],
+                  rows: Sequence[Tuple[str, str, Optional[str], bool]] = tuple(METRIC_ROWS)) -> str:
     """Markdown table of the demo metrics in ``metrics`` beside their chance levels."""
     lines = ['| task metric | value | chance level | better than chance | chance is |',
              '|---|---|---|---|---|']
-    for label, key, chance_key, higher_is_better in METRIC_ROWS:
+    for label, key, chance_key, higher_is_better in rows:
         if key not in metrics:
             continue
-        chance = metrics.get(chance_key)
+        chance = None if chance_key is None else metrics.get(chance_key)
         chance_text = '—' if chance is None else f'{chance:.3f}'
         if chance is None:
             above = '—'
         else:
             better = metrics[key] > chance if higher_is_better else metrics[key] < chance
             above = 'yes' if better else 'NO'
-        lines.append(f'| {label} | {metrics[key]:.3f} | {chance_text} | {above} | '
-                     f'{CHANCE_NOTES.get(chance_key, "")} |')
+        note = CHANCE_NOTES.get(chance_key, '') + ('' if higher_is_better else ' (lower is better)')
+        lines.append(f'| {label} | {metrics[key]:.3f} | {chance_text} | {above} | {note} |')
     return '\n'.join(lines) + '\n'
 
 
@@ -334,13 +372,13 @@ def main() -> None:
     with open(metrics_path) as f:
         metrics = json.load(f)
 
-    metrics.update(chance_levels(args.ann_dir))
-
     cfg = Config.fromfile(args.config)
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    metrics.update(chance_levels(args.ann_dir, evaluated_ids(dataset)))
+
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.eval()
-    dataset = DATASETS.build(cfg.test_dataloader.dataset)
 
     written = write_prediction_grid(model, dataset, args.work_dir, args.num_per_task,
                                     args.score_thr)
@@ -348,6 +386,8 @@ def main() -> None:
     metrics['chat/routing_accuracy'] = routing_acc
     table = metrics_table(metrics) + (f'| chat routing accuracy | {routing_acc:.3f} | — | — | '
                                       'expected routing token, none for text tasks |\n')
+    table += ('\nDiagnostics (parts of the figures above):\n\n' +
+              metrics_table(metrics, DIAGNOSTIC_ROWS))
     with open(osp.join(args.work_dir, 'demo_metrics.md'), 'w') as f:
         f.write(table)
     with open(osp.join(args.work_dir, 'demo_metrics.json'), 'w') as f:

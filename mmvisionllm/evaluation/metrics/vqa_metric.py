@@ -1,6 +1,6 @@
 """VQAv2 accuracy: ``min(1, #humans who gave the answer / 3)``, averaged over the 10 leave-one-out
 subsets of the human answers, after VQAv2 answer normalisation."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.evaluator import BaseMetric
 
@@ -38,7 +38,9 @@ class VQAAccuracy(BaseMetric):
     """VQAv2 accuracy of generated answers.
 
     Reads ``pred_text`` (the generated answer) and ``gt_answers`` (the human answers) of each data
-    sample; a sample without them is an error that names its ``question_id``/``img_id``.
+    sample; a sample without them is an error that names its ``question_id``/``img_id``. Samples
+    that carry VQAv2's ``answer_type`` (``yes/no``, ``number``, ``other``) are also averaged per
+    type, as the official VQAv2 evaluation reports them (``accuracy_yes/no`` etc.).
 
     Args:
         collect_device (str): Device for collecting results across ranks. Defaults to 'cpu'.
@@ -55,7 +57,12 @@ class VQAAccuracy(BaseMetric):
                 if key not in sample:
                     ident = sample.get('question_id', sample.get('img_id', '?'))
                     raise KeyError(f'VQAAccuracy: sample {ident} has no `{key}`')
-            self.results.append(vqa_accuracy(sample['pred_text'], sample['gt_answers']))
+            self.results.append((vqa_accuracy(sample['pred_text'], sample['gt_answers']),
+                                 sample.get('answer_type') or None))
 
-    def compute_metrics(self, results: List[float]) -> Dict[str, float]:
-        return dict(accuracy=sum(results) / max(len(results), 1))
+    def compute_metrics(self, results: List[Tuple[float, Optional[str]]]) -> Dict[str, float]:
+        metrics = dict(accuracy=sum(acc for acc, _ in results) / max(len(results), 1))
+        for answer_type in sorted({t for _, t in results if t is not None}):
+            scores = [acc for acc, t in results if t == answer_type]
+            metrics[f'accuracy_{answer_type}'] = sum(scores) / len(scores)
+        return metrics

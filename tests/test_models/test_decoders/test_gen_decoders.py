@@ -188,3 +188,23 @@ def test_prediction_targets_follow_the_scheduler():
     decoder.noise_scheduler.register_to_config(prediction_type='v_prediction')
     velocity = decoder.noise_scheduler.get_velocity(x0, noise, t)
     assert torch.equal(decoder._prediction_target(x0, noise, t), velocity)
+
+
+def test_edit_source_residual_starts_at_the_do_nothing_edit():
+    links = torch.randn(1, 1, 8, C)
+    mask = torch.ones(1, 1, dtype=torch.bool)
+    source = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+    outputs = {}
+    for residual in (True, False):
+        decoder = MODELS.build(_cfg('edit_tiny.py', 'edit_decoder', source_residual=residual))
+        decoder.test_cfg.update(guidance_scale=1.0, image_guidance_scale=1.0)
+        decoder.unet.conv_out.weight.data.zero_()  # the UNet predicts no change at all
+        decoder.unet.conv_out.bias.data.zero_()
+        out = decoder.eval().predict(links, mask, [source], [MMDataSample()])
+        outputs[residual] = (out[0].pred_image.int() - source.int()).abs()
+    assert outputs[True].max() <= 1  # x0 = source: the source comes back (uint8 rounding)
+    assert outputs[False].float().mean() > 30  # x0 = 0: a flat grey image
+    with pytest.raises(ValueError, match='source_residual=True needs'):
+        cfg = _cfg('edit_tiny.py', 'edit_decoder', source_residual=True)
+        cfg['noise_scheduler']['prediction_type'] = 'epsilon'
+        MODELS.build(cfg)

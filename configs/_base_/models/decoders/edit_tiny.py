@@ -2,6 +2,8 @@
 # image (3 channels) is concatenated to the noisy image (3 channels), plus 2 coordinate channels
 # (coord_channels=True, see gen_tiny.py), so the UNet takes 8 input channels.
 # Otherwise the same UNet, schedulers and link mapper as gen_tiny.py; dual guidance at sampling.
+# source_residual: the UNet predicts the change to the source (x0 = source + UNet), so the untrained
+# decoder starts at the do-nothing edit; image guidance 1.0 keeps that start (see InstructEditDecoder).
 # Use as `decoders=dict(edit={{_base_.edit_decoder}})`; `in_channels` is filled by the core.
 edit_image_size = 64
 edit_decoder = dict(
@@ -35,4 +37,5 @@ edit_decoder = dict(
     link_mapper=dict(type='LinkMapper', num_queries=16, num_layers=1, num_heads=4),
     coord_channels=True,
     cond_drop_prob=0.05,
-    test_cfg=dict(num_inference_steps=20, guidance_scale=1.5, image_guidance_scale=1.2, seed=0))
+    source_residual=True,
+    test_cfg=dict(num_inference_steps=20, guidance_scale=1.5, image_guidance_scale=1.0, seed=0))
