@@ -85,9 +85,11 @@ test_evaluator = [
     dict(type='TaskFilteredMetric', tasks='caption', metric=dict(type='CaptionMetric')),
     # Generation and editing without a trained judge (the GenEval-style object check needs the
     # detection specialist: `make benchmark`, configs/visionllmv2/visionllmv2_tiny_gen_shapesworld.py):
-    # pixel statistics of the generated images, and the edits' L1/PSNR to their targets beside
-    # those of the unedited source (the do-nothing edit).
-    dict(type='TaskFilteredMetric', tasks='gen', metric=dict(type='PixelFrechetDistance')),
+    # pixel statistics of the generated images beside those of the mean target image given for
+    # every prompt, and the edits' L1/PSNR to their targets beside those of the unedited source
+    # (the do-nothing edit).
+    dict(type='TaskFilteredMetric', tasks='gen',
+         metric=dict(type='PixelFrechetDistance', reference_images=True)),
     dict(type='TaskFilteredMetric', tasks='edit',
          metric=dict(type='ShapesEditMetric', detector=None, reference_images=True)),
 ]

@@ -283,6 +283,14 @@ def test_pixel_frechet_distance():
         dict(pred_image=_chw(_noise(i)), gt_image=_chw(img)) for i, img in enumerate(real)])
     assert metric.evaluate(len(real))['gen/pixel_fd'] > same + 5.0
 
+    # the mean image given for every prompt: worse than the real set, 0 when all targets are equal
+    metric = PixelFrechetDistance(reference_images=True)
+    metric.process({}, [dict(pred_image=_chw(img), gt_image=_chw(img)) for img in real])
+    result = metric.evaluate(len(real))
+    assert result['gen/pixel_fd_mean_image'] > result['gen/pixel_fd'] + 0.5
+    metric.process({}, [dict(pred_image=_chw(real[0]), gt_image=_chw(real[0]))] * 3)
+    assert metric.evaluate(3)['gen/pixel_fd_mean_image'] < 1e-3
+
 
 def test_detector_with_non_finite_boxes_is_refused():
     """A detector with unusable weights must not turn into a silently wrong score."""

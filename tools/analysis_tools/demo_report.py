@@ -44,7 +44,7 @@ METRIC_ROWS = [  # label, metric key, chance key (see chance_levels()), higher i
     ('caption CIDEr', 'caption/cider', 'chance/caption_constant_cider', True),
     ('caption BLEU-4', 'caption/bleu4', 'chance/caption_constant_bleu4', True),
     ('generation GenEval acc.', 'geneval/accuracy', 'geneval/accuracy_mismatched_images', True),
-    ('generation pixel FD', 'gen/pixel_fd', None, False),
+    ('generation pixel FD', 'gen/pixel_fd', 'gen/pixel_fd_mean_image', False),
     ('edit success', 'edit/success', 'edit/source_success', True),
     ('edit PSNR (dB)', 'edit/psnr', 'edit/source_psnr', True),
     ('edit L1', 'edit/l1', 'edit/source_l1', False),
@@ -68,6 +68,7 @@ CHANCE_NOTES = {
     'chance/caption_constant_bleu4': 'most frequent train caption for every image',
     'geneval/accuracy_mismatched_images': "real image of another prompt (real image of its own "
                                           "prompt: see geneval/accuracy_real_images)",
+    'gen/pixel_fd_mean_image': 'the mean target image for every prompt',
     'edit/source_success': 'the unedited source image',
     'edit/source_psnr': 'the unedited source image',
     'edit/source_l1': 'the unedited source image',

@@ -52,11 +52,15 @@ class PixelFrechetDistance(BaseMetric):
     """Fréchet distance of pixel features between ``pred_image`` and ``gt_image`` sets.
 
     Reported (prefix ``gen``): ``pixel_fd`` (0 for identical sets, larger is worse) and
-    ``num_samples``. Samples missing either image are skipped.
+    ``num_samples``. Samples missing either image are skipped (and not counted). With
+    ``reference_images``, also ``pixel_fd_mean_image``: the distance of a generator that answers
+    every prompt with the per-pixel mean of the target images — the constant output that minimises
+    the squared error, the chance level of a blurry, prompt-blind generator.
 
     Args:
         size (int): Side of the shrunk image feature. Defaults to 8.
         bins (int): Histogram bins per channel. Defaults to 4.
+        reference_images (bool): Also score the mean image (above). Defaults to False.
         collect_device (str): See ``BaseMetric``.
         prefix (str, optional): See ``BaseMetric``.
     """
@@ -66,11 +70,13 @@ class PixelFrechetDistance(BaseMetric):
     def __init__(self,
                  size: int = 8,
                  bins: int = 4,
+                 reference_images: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.size = size
         self.bins = bins
+        self.reference_images = reference_images
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Store the features of each (prediction, target) pair."""
@@ -79,10 +85,11 @@ class PixelFrechetDistance(BaseMetric):
             gt = to_hwc_uint8(sample.get('gt_image'))
             if pred is None or gt is None:
                 continue
-            self.results.append(
-                dict(
-                    pred=pixel_features(pred, self.size, self.bins),
-                    gt=pixel_features(gt, self.size, self.bins)))
+            result = dict(pred=pixel_features(pred, self.size, self.bins),
+                          gt=pixel_features(gt, self.size, self.bins))
+            if self.reference_images:
+                result['gt_image'] = resize_image(gt, pred.shape[:2]).astype(np.float64)
+            self.results.append(result)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """The distance between the two Gaussian fits (needs at least 2 samples)."""
@@ -90,4 +97,10 @@ class PixelFrechetDistance(BaseMetric):
             return dict(pixel_fd=float('nan'), num_samples=len(results))
         pred = np.stack([r['pred'] for r in results])
         gt = np.stack([r['gt'] for r in results])
-        return dict(pixel_fd=frechet_distance(pred, gt), num_samples=len(results))
+        metrics = dict(pixel_fd=frechet_distance(pred, gt), num_samples=len(results))
+        if self.reference_images:
+            mean_image = np.mean([r['gt_image'] for r in results], axis=0).round().astype(np.uint8)
+            constant = np.repeat(pixel_features(mean_image, self.size, self.bins)[None],
+                                 len(results), axis=0)
+            metrics['pixel_fd_mean_image'] = frechet_distance(constant, gt)
+        return metrics

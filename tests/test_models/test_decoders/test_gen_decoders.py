@@ -56,7 +56,9 @@ def test_tiny_configs_build():
     assert gen.unet.config.in_channels == 5 and edit.unet.config.in_channels == 8
     assert gen.text_encoder is None
     with pytest.raises(ValueError, match='in_channels=8'):
-        MODELS.build(_cfg('edit_tiny.py', 'edit_decoder', type='TextToImageDecoder'))
+        cfg = _cfg('edit_tiny.py', 'edit_decoder', type='TextToImageDecoder')
+        cfg.pop('source_residual')
+        MODELS.build(cfg)
     # a plain 3-channel (text-to-image) UNet is widened, the new input channels start at zero
     cfg = _cfg('edit_tiny.py', 'edit_decoder')
     cfg['unet']['in_channels'] = 3
@@ -165,7 +167,8 @@ def test_edit_dual_guidance_and_dropout():
 
 
 def test_edit_loss_and_prediction_size():
-    decoder = MODELS.build(_cfg('edit_tiny.py', 'edit_decoder'))
+    # plain InstructPix2Pix (a zero-initialised residual output passes no gradient on step 1)
+    decoder = MODELS.build(_cfg('edit_tiny.py', 'edit_decoder', source_residual=False))
     links = torch.randn(1, 1, 8, C, requires_grad=True)
     mask = torch.ones(1, 1, dtype=torch.bool)
     source = torch.randint(0, 256, (3, 48, 40), dtype=torch.uint8)
@@ -198,10 +201,15 @@ def test_edit_source_residual_starts_at_the_do_nothing_edit():
     for residual in (True, False):
         decoder = MODELS.build(_cfg('edit_tiny.py', 'edit_decoder', source_residual=residual))
         decoder.test_cfg.update(guidance_scale=1.0, image_guidance_scale=1.0)
-        decoder.unet.conv_out.weight.data.zero_()  # the UNet predicts no change at all
+        decoder.init_weights()
+        assert (not decoder.unet.conv_out.weight.any()) == residual  # zero-initialised output
+        decoder.unet.conv_out.weight.data.zero_()  # both UNets predict 0
         decoder.unet.conv_out.bias.data.zero_()
         out = decoder.eval().predict(links, mask, [source], [MMDataSample()])
         outputs[residual] = (out[0].pred_image.int() - source.int()).abs()
+        if residual:  # only the zero output convolution learns on the first step
+            decoder.train().loss(links, mask, [source], _samples(1, 32))['loss_noise'].backward()
+            assert decoder.unet.conv_out.weight.grad.abs().sum() > 0
     assert outputs[True].max() <= 1  # x0 = source: the source comes back (uint8 rounding)
     assert outputs[False].float().mean() > 30  # x0 = 0: a flat grey image
     with pytest.raises(ValueError, match='source_residual=True needs'):

@@ -10,7 +10,7 @@ channels), text and image conditions are dropped in training, and sampling uses 
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmvisionllm.registry import MODELS
 from .base_diffusion_decoder import BaseDiffusionDecoder
@@ -33,8 +33,9 @@ class InstructEditDecoder(BaseDiffusionDecoder):
 
     With ``source_residual`` (only for ``prediction_type='sample'``) the UNet predicts the change:
     its output is added to the source latent it was given, so ``x0 = source + UNet(...)`` (the
-    source is zero where image conditioning is dropped, which leaves the plain prediction). An
-    untrained decoder then starts at the do-nothing edit instead of at noise; small pixel-space
+    source is zero where image conditioning is dropped, which leaves the plain prediction), and the
+    UNet's output convolution starts at zero (as ControlNet's zero convolutions), so the untrained
+    decoder returns the source — the do-nothing edit — instead of noise; small pixel-space
     builds learn the instructed change far sooner this way, since most pixels of an edit are
     unchanged. Image guidance ``s_I > 1`` extrapolates away from the image-free prediction as usual,
     so residual builds are sampled with ``s_I`` near 1.
@@ -72,6 +73,9 @@ class InstructEditDecoder(BaseDiffusionDecoder):
             raise ValueError('source_residual=True needs noise_scheduler.prediction_type="sample" '
                              f'(the UNet must predict the image), got {prediction_type!r}')
         self.source_residual = source_residual
+        if source_residual:
+            nn.init.zeros_(self.unet.conv_out.weight)
+            nn.init.zeros_(self.unet.conv_out.bias)
 
     def _unet(self, latents: Tensor, timesteps: Tensor, context: Tensor,
               source: Optional[Tensor] = None) -> Tensor:
