@@ -12,6 +12,8 @@ DATA_ROOT ?= data/shapesworld
 WORK_DIR ?= work_dirs/demo
 
 DEMO_CONFIG ?= configs/visionllmv2/visionllmv2_tiny_shapesworld.py
+# stage 1 of the demo: the text tasks alone; stage 2 (DEMO_CONFIG) starts from its last checkpoint
+DEMO_WARMUP_CONFIG ?= configs/visionllmv2/visionllmv2_tiny_shapesworld_text_warmup.py
 BENCH_DIR ?= work_dirs/benchmark
 # the specialists on the demo generalist's schedule (name=config, see configs/baselines/demo_schedule)
 BENCH_SPECIALISTS ?= dino_det=configs/baselines/demo_schedule/dino_tiny_shapesworld_det_demo.py \
@@ -44,10 +46,13 @@ lint: install
 data: install
 	$(PY) tools/misc/generate_shapesworld.py --out-dir $(DATA_ROOT) $(SW_ARGS) --reuse
 
-# The main job: train the tiny generalist on every ShapesWorld task, test it with mmdet/mmpose/our
-# metrics, write the table, the prediction grids and a free-running chat transcript to $(WORK_DIR).
+# The main job: train the tiny generalist on every ShapesWorld task (text warm-up, then every task),
+# test it with mmdet/mmpose/our metrics, write the table, the prediction grids and a free-running
+# chat transcript to $(WORK_DIR).
 demo: data
-	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(WORK_DIR) $(DEMO_TRAIN_ARGS)
+	$(PY) tools/train.py $(DEMO_WARMUP_CONFIG) --work-dir $(WORK_DIR)/text_warmup $(DEMO_TRAIN_ARGS)
+	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(WORK_DIR) $(DEMO_TRAIN_ARGS) \
+		--cfg-options load_from="$$(cat $(WORK_DIR)/text_warmup/last_checkpoint)"
 	$(PY) tools/test.py $(DEMO_CONFIG) "$$(cat $(WORK_DIR)/last_checkpoint)" --work-dir $(WORK_DIR) \
 		$(DEMO_TEST_ARGS)
 	$(PY) tools/analysis_tools/demo_report.py $(DEMO_CONFIG) "$$(cat $(WORK_DIR)/last_checkpoint)" \

@@ -1,6 +1,7 @@
-"""The `make demo` chain at smoke size: train -> test -> report, and the benchmark script.
+"""The `make demo` chain at smoke size: text warm-up -> train -> test -> report, and the benchmark
+script.
 
-The embedded demo config runs unchanged except for its length (2 iterations, 2 val samples per
+The embedded demo configs run unchanged except for their length (2 iterations, 2 val samples per
 task) on a small ShapesWorld generated into a temporary working directory, so every metric of the
 demo table, the prediction grid and the chat transcript are produced by the real tools.
 """
@@ -14,6 +15,8 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'visionllmv2', 'visionllmv2_tiny_shapesworld.py')
+WARMUP_CONFIG = osp.join(REPO, 'configs', 'visionllmv2',
+                         'visionllmv2_tiny_shapesworld_text_warmup.py')
 SMOKE_OPTIONS = [
     '--cfg-options', 'train_cfg.max_iters=2', 'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
@@ -45,8 +48,14 @@ def workspace(tmp_path_factory):
 
 def test_demo_chain_writes_metrics_grid_and_transcript(workspace):
     work_dir = str(workspace / 'work_dirs' / 'demo')
-    _run([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work_dir] + SMOKE_OPTIONS,
-         cwd=workspace)
+    warmup_dir = osp.join(work_dir, 'text_warmup')
+    _run([osp.join(REPO, 'tools', 'train.py'), WARMUP_CONFIG, '--work-dir', warmup_dir] +
+         SMOKE_OPTIONS, cwd=workspace)
+    with open(osp.join(warmup_dir, 'last_checkpoint')) as f:
+        warmup_checkpoint = f.read().strip()
+    stdout = _run([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work_dir] +
+                  SMOKE_OPTIONS + [f'load_from={warmup_checkpoint}'], cwd=workspace)
+    assert f'Load checkpoint from {warmup_checkpoint}' in stdout  # stage 2 starts from stage 1
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     _run([osp.join(REPO, 'tools', 'test.py'), CONFIG, checkpoint, '--work-dir', work_dir] +
