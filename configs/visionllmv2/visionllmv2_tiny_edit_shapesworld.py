@@ -25,14 +25,15 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0),
     clip_grad=dict(max_norm=1.0))
-max_iters = 6000
+# half the generation schedule: with source_residual the decoder starts at the unedited source
+max_iters = 3000
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=100, end=max_iters)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2000)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=1000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=2000, by_epoch=False))
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1000, by_epoch=False))
 log_processor = dict(by_epoch=False)
 model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
