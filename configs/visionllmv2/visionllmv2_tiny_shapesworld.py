@@ -2,9 +2,9 @@
 # on a CPU — detection, instance segmentation, grounding, pose, VQA, captions, region questions,
 # text-to-image and editing — with all four decoders, from scratch, in the paper's order of stages:
 #   1. visionllmv2_tiny_shapesworld_text_warmup.py — the text tasks alone (VQA, captions, region
-#      questions: the LLaVA-style stage 1), 1600 iterations at 2e-3, the random CLIP included;
+#      questions: the LLaVA-style stage 1), 1000 iterations at 2e-3, the random CLIP included;
 #   2. this config — every task with every decoder, started from stage 1 (`make demo` passes
-#      --cfg-options load_from=<stage-1 checkpoint>), 700 iterations at 5e-4.
+#      --cfg-options load_from=<stage-1 checkpoint>), 1000 iterations at 5e-4.
 # Text steps are cheap (0.14 s) and a from-scratch LLM needs many of them before it answers from the
 # image; the decoder groups (0.3-0.7 s per step) would take them away in a single mixed stage.
 # Batches hold one decoder group each (TaskGroupedBatchSampler). Sized for the demo's 15 min budget
@@ -42,7 +42,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(
         type='TaskGroupedBatchSampler',
-        group_ratios=dict(det=0.4, pose=0.25, text=0.2, gen=0.075, edit=0.075)),
+        group_ratios=dict(det=0.35, pose=0.2, text=0.35, gen=0.05, edit=0.05)),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type='MultiTaskDataset',
@@ -105,7 +105,7 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-4, weight_decay=1e-4),
     clip_grad=dict(max_norm=1.0))
-max_iters = 700
+max_iters = 1000
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=50, end=max_iters)
