@@ -65,11 +65,16 @@ benchmark: demo
 		--specialist det=$(BENCH_DIR)/dino_det --specialist seg=$(BENCH_DIR)/dino_seg \
 		--specialist pose=$(BENCH_DIR)/pose --out $(WORK_DIR)/benchmark.md
 
-# Generation and editing scored GenEval-style (issue-level evaluation, ~1.5 h on 2 cores): train the
+# Generation and editing scored GenEval-style (~1.5 h on 2 cores): train the
 # ShapesWorld DINO judge (skipped when its checkpoint exists), then the tiny [GEN] and [EDIT] models;
 # their val scores sit beside the real / mismatched images and the unedited sources.
 JUDGE_DIR := work_dirs/dino_tiny_shapesworld_det
 GENEVAL_DIR ?= work_dirs/geneval
+GEN_GRID_PROMPTS ?= "Please generate an image of a small blue square above a large purple triangle." \
+	"Please generate an image of a small green cross." "Please generate an image of a small red star." \
+	"Please generate an image of a large yellow square above a small green triangle." \
+	"Please generate an image of a small purple circle." \
+	"Please generate an image of a small green circle above a large blue triangle."
 geneval: data
 	[ -f $(JUDGE_DIR)/epoch_12.pth ] || $(PY) tools/train.py configs/baselines/dino_tiny_shapesworld_det.py \
 		--work-dir $(JUDGE_DIR)
@@ -80,7 +85,8 @@ geneval: data
 			--work-dir $(GENEVAL_DIR)/$$task || exit 1; \
 	done
 	$(PY) tools/analysis_tools/gen_grid.py configs/visionllmv2/visionllmv2_tiny_gen_shapesworld.py \
-		"$$(cat $(GENEVAL_DIR)/gen/last_checkpoint)" --out $(GENEVAL_DIR)/gen_grid.png
+		"$$(cat $(GENEVAL_DIR)/gen/last_checkpoint)" --out $(GENEVAL_DIR)/gen_grid.png --columns 3 \
+		--prompts $(GEN_GRID_PROMPTS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,10 +1,10 @@
 # The pose specialist on the schedule of the demo generalist (`make benchmark`): as many steps of
-# batch 8 as the generalist's pose group gets (1400 x 0.2 in
+# batch 8 as the generalist's pose group gets (stage 2, 1000 x 0.2 in
 # configs/visionllmv2/visionllmv2_tiny_shapesworld.py), its decoder learning rate (5e-4) and
 # warm-up/cosine shape, tested on the same first 60 val samples.
 _base_ = ['../pose_tiny_specialist_shapesworld.py']
 
-max_iters = 280
+max_iters = 200
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=10),
