@@ -57,6 +57,7 @@ model = dict(
     llm=dict(tokenizer_path='{tokenizer_dir}',
              config=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2)),
     vision_encoder=dict(config=dict(image_size=32, hidden_size=32, intermediate_size=64)),
+    decoders=dict(gen=dict(tokenizer=dict(pretrained='{tokenizer_dir}'))),
     max_new_tokens=8)
 """)
     threads = torch.get_num_threads()

@@ -6,6 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmvisionllm.datasets.shapesworld.vocabulary import build_word_level_tokenizer
 from mmvisionllm.models.decoders.generation import (InstructEditDecoder, LinkMapper,
                                                     TextToImageDecoder)
 from mmvisionllm.registry import MODELS
@@ -13,11 +14,21 @@ from mmvisionllm.structures import MMDataSample
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 C = 32  # LLM width of these tests
+_TOKENIZER = {}  # the saved test tokenizer that stands in for data/shapesworld/tokenizer
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _word_tokenizer(tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp('gen_decoder_tokenizer'))
+    build_word_level_tokenizer([f'sample {i}' for i in range(4)]).save_pretrained(folder)
+    _TOKENIZER['path'] = folder
 
 
 def _cfg(name: str, variable: str, **overrides) -> dict:
     cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'models', 'decoders', name))
     decoder = copy.deepcopy(cfg[variable].to_dict())
+    if decoder.get('tokenizer'):
+        decoder['tokenizer']['pretrained'] = _TOKENIZER['path']
     decoder['image_size'] = 32  # the 64-px configs at 32 px keep these tests fast
     decoder['unet']['sample_size'] = 32
     decoder['test_cfg']['num_inference_steps'] = 4
@@ -37,7 +48,7 @@ def _one_thread():
 def _samples(n: int, size: int = 40):
     out = []
     for i in range(n):
-        s = MMDataSample(metainfo=dict(caption=f'sample {i}'))
+        s = MMDataSample(metainfo=dict(caption=f'sample {i}', edit_instruction=f'sample {i + 1}'))
         s.gt_image = torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
         out.append(s)
     return out
@@ -54,7 +65,10 @@ def test_tiny_configs_build():
     assert gen.codec.vae is None and gen.codec.latent_channels == 3
     # pixel space: 3 image channels (+ 3 source channels for editing) + 2 coordinate channels
     assert gen.unet.config.in_channels == 5 and edit.unet.config.in_channels == 8
-    assert gen.text_encoder is None
+    # the auxiliary text-alignment loss of the paper: a frozen tiny CLIP text encoder
+    assert gen.text_encoder.config.hidden_size == gen.link_mapper.out_channels
+    assert not any(p.requires_grad for p in gen.text_encoder.parameters())
+    assert edit.text_encoder is not None and edit.caption_key == 'edit_instruction'
     with pytest.raises(ValueError, match='in_channels=8'):
         cfg = _cfg('edit_tiny.py', 'edit_decoder', type='TextToImageDecoder')
         cfg.pop('source_residual')
@@ -70,11 +84,39 @@ def test_loss_backpropagates_into_links():
     decoder = MODELS.build(_cfg('gen_tiny.py', 'gen_decoder'))
     links = torch.randn(2, 1, 8, C, requires_grad=True)
     losses = decoder.loss(links, torch.ones(2, 1, dtype=torch.bool), None, _samples(2))
-    assert set(losses) == {'loss_noise'} and torch.isfinite(losses['loss_noise'])
-    losses['loss_noise'].backward()
+    assert set(losses) == {'loss_noise', 'loss_text_align'}
+    assert torch.isfinite(losses['loss_noise'])
+    losses['loss_noise'].backward(retain_graph=True)
     assert links.grad.abs().sum() > 0
     assert decoder.link_mapper.queries.grad is not None
     assert decoder.unet.conv_in.weight.grad.abs().sum() > 0
+    links.grad = None
+    losses['loss_text_align'].backward()  # the alignment loss also reaches the LLM
+    assert links.grad.abs().sum() > 0
+
+
+def test_text_alignment_loss_is_the_mse_to_the_caption_embedding(monkeypatch):
+    decoder = MODELS.build(_cfg('gen_tiny.py', 'gen_decoder', text_align_weight=0.5))
+    samples = _samples(2)
+    captions = [s.caption for s in samples]
+    embeds = decoder._caption_embeddings(captions, torch.device('cpu'))
+    assert (embeds[0] - embeds[1]).abs().max() > 0.1  # the target depends on the caption
+    links = torch.zeros(2, 1, 8, C)
+    mask = torch.ones(2, 1, dtype=torch.bool)
+    monkeypatch.setattr(decoder, 'map_links', lambda *args: embeds.clone())
+    assert decoder.loss(links, mask, None, samples)['loss_text_align'] == 0
+    monkeypatch.setattr(decoder, 'map_links', lambda *args: embeds.flip(0))
+    swapped = decoder.loss(links, mask, None, samples)['loss_text_align']
+    assert torch.allclose(swapped, 0.5 * ((embeds[0] - embeds[1])**2).mean())
+    # the null context starts at the embedding of the empty caption
+    assert torch.allclose(decoder.null_context, decoder._caption_embeddings([''], 'cpu')[0])
+
+
+def test_text_encoder_vocabulary_must_cover_the_tokenizer():
+    cfg = _cfg('gen_tiny.py', 'gen_decoder')
+    cfg['text_encoder']['vocab_size'] = 8
+    with pytest.raises(ValueError, match='raise text_encoder.vocab_size'):
+        MODELS.build(cfg)
 
 
 def test_condition_dropout_swaps_in_the_null_context():

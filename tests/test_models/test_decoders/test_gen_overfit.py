@@ -73,7 +73,8 @@ def _image(scene: Scene) -> torch.Tensor:
 def _decoder(name: str, variable: str):
     cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'models', 'decoders', name))
     decoder_cfg = copy.deepcopy(cfg[variable].to_dict())
-    decoder_cfg.update(in_channels=C)
+    # the links are free parameters here, with no caption to align them to
+    decoder_cfg.update(in_channels=C, text_encoder=None, tokenizer=None)
     assert decoder_cfg['num_queries'] == N and decoder_cfg['image_size'] == SIZE
     return MODELS.build(decoder_cfg)
 

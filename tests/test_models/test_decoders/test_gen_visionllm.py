@@ -79,6 +79,9 @@ def _model(name: str, tokenizer_dir: str, clip_size: int = 32):
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'visionllmv2', name))
     model_cfg = copy.deepcopy(cfg.model.to_dict())
     model_cfg['llm']['tokenizer_path'] = tokenizer_dir
+    for decoder in model_cfg['decoders'].values():
+        if decoder.get('tokenizer'):  # the text encoder of the [GEN] alignment loss
+            decoder['tokenizer']['pretrained'] = tokenizer_dir
     model_cfg['llm']['config'].update(
         hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=4)
@@ -151,7 +154,7 @@ def test_gen_config_trains_through_the_llm(tokenizer_dir):
     queries = model.super_link.query_tables['gen'].weight.detach().clone()
     model.train()
     log = model.train_step(_gen_batch(), optim)
-    assert set(log) == {'loss', 'loss_lm', 'loss_gen_noise'}
+    assert set(log) == {'loss', 'loss_lm', 'loss_gen_noise', 'loss_gen_text_align'}
     # query positions are ignored by the LM loss: only the decoder loss moves the [GEN] queries
     assert not torch.equal(model.super_link.query_tables['gen'].weight, queries)
     model.eval()
@@ -167,7 +170,7 @@ def test_edit_config_trains_through_the_llm(tokenizer_dir):
                                            lr=1e-3))
     model.train()
     log = model.train_step(_edit_batch(), optim)
-    assert set(log) == {'loss', 'loss_lm', 'loss_edit_noise'}
+    assert set(log) == {'loss', 'loss_lm', 'loss_edit_noise', 'loss_edit_text_align'}
     model.eval()
     out = model.test_step(_edit_batch())
     assert all(s.pred_image.shape == (3, SIZE, SIZE) for s in out)

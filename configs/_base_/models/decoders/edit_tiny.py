@@ -4,6 +4,9 @@
 # Otherwise the same UNet, schedulers and link mapper as gen_tiny.py; dual guidance at sampling.
 # source_residual: the UNet predicts the change to the source (x0 = source + UNet), so the untrained
 # decoder starts at the do-nothing edit; image guidance 1.0 keeps that start (see InstructEditDecoder).
+# Like gen_tiny.py (and edit_sd15.py) the mapped context is aligned to the text encoder's embedding of
+# the edit instruction. The text encoder dict repeats gen_tiny.py's: the demo config inherits both
+# files and mmengine does not allow two bases to share a variable.
 # Use as `decoders=dict(edit={{_base_.edit_decoder}})`; `in_channels` is filled by the core.
 edit_image_size = 64
 edit_decoder = dict(
@@ -35,6 +38,20 @@ edit_decoder = dict(
         clip_sample=True),
     sample_scheduler=dict(type='DDIMScheduler'),
     link_mapper=dict(type='LinkMapper', num_queries=16, num_layers=1, num_heads=4),
+    text_encoder=dict(
+        type='CLIPTextModel',
+        vocab_size=512,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=16,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=3),
+    tokenizer=dict(type='AutoTokenizer', pretrained='data/shapesworld/tokenizer'),
+    caption_key='edit_instruction',
+    text_align_weight=0.1,
     coord_channels=True,
     cond_drop_prob=0.05,
     source_residual=True,

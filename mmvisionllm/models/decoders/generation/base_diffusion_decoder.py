@@ -143,6 +143,10 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
             raise ValueError('text_encoder is configured without a tokenizer')
         self.text_encoder.requires_grad_(False)
         self.text_encoder.eval()
+        vocab = int(self.text_encoder.config.vocab_size)
+        if len(self.tokenizer) > vocab:
+            raise ValueError(f'the tokenizer has {len(self.tokenizer)} tokens, more than the text '
+                             f'encoder vocabulary ({vocab}); raise text_encoder.vocab_size')
         width = int(self.text_encoder.config.hidden_size)
         queries = self.link_mapper.num_queries
         if width != self.link_mapper.out_channels:
@@ -188,10 +192,13 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
         caption = data_sample.metainfo.get(self.caption_key)
         if caption:
             return str(caption)
-        for turn in data_sample.conversation:
+        for turn in data_sample.metainfo.get('conversation', []):
             if turn.get('from') == 'human':
                 return turn.get('value', '').replace('<image>', '').strip()
-        return ''
+        raise ValueError(
+            f'{type(self).__name__}: sample {data_sample.metainfo.get("img_path", "?")!r} has '
+            f'neither metainfo {self.caption_key!r} nor a human turn, so the text-alignment loss '
+            'has no caption')
 
     @torch.no_grad()
     def _caption_embeddings(self, captions: List[str], device: torch.device) -> Tensor:

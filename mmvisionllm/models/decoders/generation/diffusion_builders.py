@@ -47,8 +47,8 @@ def build_hf_component(cfg: Optional[dict], key: str) -> Any:
         cfg (dict | None): ``type`` names the class. With ``pretrained`` (a local folder) and
             optional ``subfolder``, the object is loaded by ``from_pretrained(folder,
             local_files_only=True)``; other keys are passed on as keyword arguments
-            (``torch_dtype``...). Without ``pretrained`` the keys are the constructor (model or
-            tokenizer) or ``from_config`` (scheduler) arguments.
+            (``torch_dtype``...). Without ``pretrained`` the keys are the constructor (diffusers
+            model), ``config_class`` (transformers model) or ``from_config`` (scheduler) arguments.
         key (str): The config key of ``cfg`` (e.g. ``'unet'``), used in error messages.
 
     Returns:
@@ -77,6 +77,8 @@ def build_hf_component(cfg: Optional[dict], key: str) -> Any:
         return cls.from_pretrained(path, local_files_only=True, **cfg)
     if issubclass(cls, diffusers.SchedulerMixin):
         return cls.from_config(cfg)
+    if issubclass(cls, transformers.PreTrainedModel):
+        return cls(cls.config_class(**cfg))
     return cls(**cfg)
 
 
