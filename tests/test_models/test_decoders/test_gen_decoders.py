@@ -258,3 +258,11 @@ def test_edit_source_residual_starts_at_the_do_nothing_edit():
         cfg = _cfg('edit_tiny.py', 'edit_decoder', source_residual=True)
         cfg['noise_scheduler']['prediction_type'] = 'epsilon'
         MODELS.build(cfg)
+
+
+def test_sample_without_caption_is_named():
+    decoder = MODELS.build(_cfg('gen_tiny.py', 'gen_decoder'))
+    sample = MMDataSample(metainfo=dict(img_path='t2i/000042.png'))
+    sample.gt_image = torch.zeros(3, 32, 32, dtype=torch.uint8)
+    with pytest.raises(ValueError, match=r"'t2i/000042.png'.*no caption"):
+        decoder.loss(torch.zeros(1, 1, 8, C), torch.ones(1, 1, dtype=torch.bool), None, [sample])
