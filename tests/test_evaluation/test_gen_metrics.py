@@ -246,6 +246,12 @@ def test_edit_metric_scores_the_unchanged_source(tmp_path):
     result = metric.evaluate(len(samples))
     assert result['edit/success'] == 1.0 and result['edit/source_success'] == 0.0
     assert 0.0 < result['edit/source_l1'] < 0.05
+    # the second sample gets the first one's target: a real image, the wrong edit
+    assert result['edit/mismatched_success'] == 0.0
+    same_twice = ShapesEditMetric(detector=OracleDetector([s for pair in triplets for s in pair]),
+                                  reference_images=True)
+    same_twice.process({}, [samples[0], samples[0]])  # the "wrong" target is the right one
+    assert same_twice.evaluate(2)['edit/mismatched_success'] == 1.0
     pixels_only = ShapesEditMetric(detector=None, reference_images=True)
     pixels_only.process({}, samples)
     result = pixels_only.evaluate(len(samples))

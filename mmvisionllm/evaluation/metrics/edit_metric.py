@@ -38,7 +38,8 @@ class ShapesEditMetric(ShapesGenEvalMetric):
         max_colour_dist (float): See :func:`measure_colour`. Defaults to 80.
         reference_images (bool): Also score the unedited source image (read from the sample's
             ``img_path``) as the prediction: ``source_success``, ``source_l1``, ``source_psnr``,
-            the do-nothing baseline. Defaults to False.
+            the do-nothing baseline; and, with a detector, the previous sample's target:
+            ``mismatched_success``, the chance level of a real image. Defaults to False.
         collect_device (str): See ``BaseMetric``.
         prefix (str, optional): See ``BaseMetric``.
     """
@@ -59,6 +60,7 @@ class ShapesEditMetric(ShapesGenEvalMetric):
             detector, vocabulary, score_thr=score_thr, check_extra=True, exact_count=True,
             fg_threshold=fg_threshold, max_colour_dist=max_colour_dist,
             reference_images=reference_images, collect_device=collect_device, prefix=prefix)
+        self._previous_target_objects = None  # detections in the last target seen
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Detect objects in each prediction and its target; compare them and the pixels."""
@@ -90,6 +92,11 @@ class ShapesEditMetric(ShapesGenEvalMetric):
                 result['source_success'] = bool(
                     check_objects(found_source[i], wanted, (), True, True))
                 result['source_l1'], result['source_psnr'] = l1_and_psnr(sources[i], gt)
+                if self._detector is not None:  # another sample's target as the edit
+                    previous = self._previous_target_objects
+                    result['mismatched_success'] = None if previous is None else bool(
+                        check_objects(previous, wanted, (), True, True))
+                    self._previous_target_objects = found_gt[i]
             self.results.append(result)
 
     @staticmethod
@@ -114,12 +121,18 @@ class ShapesEditMetric(ShapesGenEvalMetric):
             **self._reference_metrics(results))
 
     def _reference_metrics(self, results: List[dict]) -> Dict[str, float]:
-        """Scores of returning the source unchanged (the do-nothing edit), when computed."""
+        """Scores of returning the source unchanged (the do-nothing edit) and, for success, of
+        returning the previous sample's target (a real image of the wrong edit), when computed."""
         references = [r for r in results if 'source_success' in r]
         if not references:
             return {}
-        success = {} if self._detector is None else dict(
-            source_success=float(np.mean([r['source_success'] for r in references])))
+        success = {}
+        if self._detector is not None:
+            mismatched = [r['mismatched_success'] for r in references
+                          if r.get('mismatched_success') is not None]
+            success = dict(
+                source_success=float(np.mean([r['source_success'] for r in references])),
+                mismatched_success=float(np.mean(mismatched)) if mismatched else float('nan'))
         return dict(
             **success,
             source_l1=float(np.mean([r['source_l1'] for r in references])),
