@@ -12,23 +12,13 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from mmvisionllm.registry import METRICS
+from mmvisionllm.structures import caption_of
 from .gen_caption_parser import ShapesVocabulary, parse_caption
 from .gen_detector import build_gen_detector
 from .gen_image_utils import resize_image, to_hwc_uint8
 from .gen_object_checker import check_objects, describe_objects
 
-__all__ = ['ShapesGenEvalMetric', 'caption_of']
-
-
-def caption_of(sample: dict, caption_key: str = 'caption') -> str:
-    """The request text of a sample: metainfo ``caption_key``, else its first human turn."""
-    caption = sample.get(caption_key)
-    if caption:
-        return str(caption)
-    for turn in sample.get('conversation', None) or []:
-        if turn.get('from') == 'human':
-            return str(turn.get('value', '')).replace('<image>', ' ')
-    return ''
+__all__ = ['ShapesGenEvalMetric']
 
 
 @METRICS.register_module()

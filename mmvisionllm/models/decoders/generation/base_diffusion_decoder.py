@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmvisionllm.registry import MODELS
-from mmvisionllm.structures import MMDataSample
+from mmvisionllm.structures import MMDataSample, caption_of
 from ..base_link_decoder import BaseLinkDecoder
 from .diffusion_builders import build_hf_component, build_sample_scheduler, expand_unet_in_channels
 from .diffusion_sampler import denoise_loop, seeded_noise
@@ -189,12 +189,9 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
 
     def _caption(self, data_sample: MMDataSample) -> str:
         """Text of the auxiliary loss: metainfo ``caption_key``, else the first human turn."""
-        caption = data_sample.metainfo.get(self.caption_key)
+        caption = caption_of(data_sample.metainfo, self.caption_key).strip()
         if caption:
-            return str(caption)
-        for turn in data_sample.metainfo.get('conversation', []):
-            if turn.get('from') == 'human':
-                return turn.get('value', '').replace('<image>', '').strip()
+            return caption
         raise ValueError(
             f'{type(self).__name__}: sample {data_sample.metainfo.get("img_path", "?")!r} has '
             f'neither metainfo {self.caption_key!r} nor a human turn, so the text-alignment loss '
