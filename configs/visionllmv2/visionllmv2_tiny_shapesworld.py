@@ -88,7 +88,8 @@ test_evaluator = [
          metric=dict(type='mmpose.CocoMetric', ann_file=sw_ann + 'person_keypoints_val.json',
                      prefix='pose')),
     dict(type='TaskFilteredMetric', tasks='vqa', metric=dict(type='VQAAccuracy')),
-    dict(type='TaskFilteredMetric', tasks='caption', metric=dict(type='CaptionMetric')),
+    dict(type='TaskFilteredMetric', tasks='caption',
+         metric=dict(type='CaptionMetric', shuffled_references=True)),
     # Generation and editing without a trained judge (the GenEval-style object check needs the
     # detection specialist: `make benchmark`, configs/visionllmv2/visionllmv2_tiny_gen_shapesworld.py):
     # pixel statistics of the generated images beside those of the mean target image given for

@@ -34,7 +34,10 @@ class LinkOutput:
         target_index (int): Index of this target among its group's targets in the reply.
         prediction: The decoder output for this target: the ``pred_instances`` rows whose ``labels``
             equal ``target_index`` when the decoder fills labelled instances, else the whole filled
-            data sample (e.g. with ``pred_image``).
+            data sample (e.g. with ``pred_image``); None when the decoder could not read the
+            emitted targets.
+        error (str, optional): Why the decoder could not read the targets the answer emitted
+            (``BaseLinkDecoder.emitted_targets_error``), e.g. a pose object without keypoints.
     """
 
     routing_token: str
@@ -42,6 +45,7 @@ class LinkOutput:
     target_name: str
     target_index: int
     prediction: object = None
+    error: Optional[str] = None
 
 
 @dataclass
@@ -148,12 +152,15 @@ def chat(model,
             for link in generated.links:
                 index = counters.get(link.group, 0)
                 counters[link.group] = index + 1
+                output = reply.decoder_outputs[link.group]
+                error = output.metainfo.get('decoder_error')
                 reply.links.append(
                     LinkOutput(
                         routing_token=link.routing_token,
                         group=link.group,
                         target_name=link.target_name,
                         target_index=index,
-                        prediction=_per_target(reply.decoder_outputs[link.group], index)))
+                        prediction=None if error else _per_target(output, index),
+                        error=error))
         replies.append(reply)
     return replies

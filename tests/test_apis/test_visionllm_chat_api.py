@@ -104,3 +104,25 @@ def test_chat_without_image_and_without_routing(model_cfg):
             chat(model, None, 'detect all objects .')
     finally:
         handle.remove()
+
+
+def test_chat_reports_targets_the_decoder_cannot_read(model_cfg):
+    """A free-running answer may emit targets a decoder cannot use; the reply says why (no crash,
+    no prediction for that group) and the other groups are still decoded."""
+    torch.manual_seed(0)
+    model = VisionLLMInferencer(model_cfg).model
+    model.decoders['pose'].emitted_targets_error = (
+        lambda tokens: None if len(tokens) > 1 else 'needs keypoint targets')
+    image = np.random.RandomState(0).randint(0, 256, (40, 50, 3), dtype=np.uint8)
+    handle = _force(model, ['circle', '[DET]', 'person', '[POSE]', '</s>'])
+    try:
+        reply = chat(model, image, 'detect all objects and the person .')[0]
+    finally:
+        handle.remove()
+    det_link, pose_link = reply.links
+    assert (pose_link.routing_token, pose_link.error, pose_link.prediction) == (
+        '[POSE]', 'needs keypoint targets', None)
+    pose = reply.decoder_outputs['pose']
+    assert pose.metainfo['decoder_error'] == 'needs keypoint targets'
+    assert 'pred_instances' not in pose
+    assert det_link.error is None and det_link.prediction.bboxes.shape == (1, 4)

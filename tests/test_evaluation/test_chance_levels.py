@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from mmvisionllm.evaluation.chance_levels import (constant_caption_scores,
+from mmvisionllm.evaluation.chance_levels import (best_constant_caption_scores,
                                                   rec_random_object_precision, vqa_prior_scores)
 
 
@@ -60,20 +60,45 @@ def test_rec_random_object_precision(tmp_path):
                                        expression_ids={0}) == pytest.approx(2 / 3)
 
 
-def test_constant_caption_matches_identical_references(tmp_path):
+def test_best_constant_caption_matches_identical_references(tmp_path):
     caption = 'a large red circle left of a small blue star'
     train = _write(tmp_path / 'train.json', dict(annotations=[
         dict(image_id=0, caption=caption), dict(image_id=1, caption=caption),
         dict(image_id=2, caption='a green square')]))
     val = _write(tmp_path / 'val.json', dict(annotations=[
         dict(image_id=3, caption=caption), dict(image_id=4, caption=caption)]))
-    assert constant_caption_scores(train, val)['bleu4'] == pytest.approx(1.0, abs=1e-6)
+    scores = best_constant_caption_scores(train, val)
+    assert scores['bleu4'] == pytest.approx(1.0, abs=1e-6)
+    assert scores['bleu4_caption'] == scores['cider_caption'] == caption
     other = _write(tmp_path / 'other.json', dict(annotations=[
         dict(image_id=3, caption='two yellow crosses above a purple triangle')]))
-    assert constant_caption_scores(train, other)['bleu4'] < 0.1
+    assert best_constant_caption_scores(train, other)['bleu4'] < 0.1
     mixed = _write(tmp_path / 'mixed.json', dict(annotations=[
         dict(image_id=3, caption=caption), dict(image_id=4, caption='a green square')]))
-    assert constant_caption_scores(train, mixed, image_ids=[3])['bleu4'] == pytest.approx(
+    assert best_constant_caption_scores(train, mixed, image_ids=[3])['bleu4'] == pytest.approx(
         1.0, abs=1e-6)
     with pytest.raises(ValueError, match='no caption of image'):
-        constant_caption_scores(train, mixed, image_ids=[3, 5])
+        best_constant_caption_scores(train, mixed, image_ids=[3, 5])
+
+
+def test_best_constant_caption_is_chosen_on_train_not_by_frequency(tmp_path):
+    # 'a person' is the most frequent caption, but the generic caption shares words with every
+    # image's references, so it scores best on the training images and is the chance caption
+    generic = 'a picture with a circle and a square'
+    train_anns = [dict(image_id=i, caption='a person') for i in range(4)]
+    train_anns += [dict(image_id=i, caption=f'a picture with a circle and a square {word}')
+                   for i, word in zip(range(4, 7), ('above', 'left', 'below'))]
+    train_anns += [dict(image_id=i, caption=generic) for i in (7, 8)]
+    train_anns += [dict(image_id=i, caption='a picture with a circle and a square right')
+                   for i in range(4)]
+    train = _write(tmp_path / 'train.json', dict(annotations=train_anns))
+    val = _write(tmp_path / 'val.json', dict(annotations=[
+        dict(image_id=20, caption='a picture with a circle and a square left'),
+        dict(image_id=21, caption='a picture with a circle and a square above'),
+        dict(image_id=22, caption='a red star')]))
+    scores = best_constant_caption_scores(train, val, num_candidates=3)
+    assert scores['cider_caption'] != 'a person'
+    assert scores['cider_caption'].startswith(generic)
+    most_frequent = best_constant_caption_scores(train, val, num_candidates=1)
+    assert most_frequent['cider_caption'] == 'a person'
+    assert scores['cider'] > most_frequent['cider'] and scores['bleu4'] > most_frequent['bleu4']

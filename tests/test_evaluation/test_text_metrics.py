@@ -64,3 +64,28 @@ def test_caption_metric_prefers_right_captions():
     assert perfect['caption/cider'] > 1.0
     assert shuffled['caption/cider'] < 0.2 * perfect['caption/cider']
     assert shuffled['caption/bleu4'] < 0.1
+
+
+def test_caption_metric_shuffled_references_expose_image_blind_captions():
+    refs = [['a red circle and a blue square'], ['a green star above a yellow triangle'],
+            ['two purple circles'], ['a small red cross']]
+
+    def score(preds):
+        metric = CaptionMetric(shuffled_references=True)
+        metric.process({}, [dict(pred_text=p, gt_captions=r, img_id=i)
+                            for i, (p, r) in enumerate(zip(preds, refs))])
+        return metric.evaluate(len(refs))
+
+    right = score([r[0] for r in refs])
+    # caption i scored against the references of image i + 1 (the last against the first)
+    rolled = score([refs[(i - 1) % len(refs)][0] for i in range(len(refs))])
+    assert right['caption/cider_shuffled'] == pytest.approx(rolled['caption/cider'])
+    assert right['caption/bleu4_shuffled'] == pytest.approx(rolled['caption/bleu4'])
+    assert right['caption/cider'] > 5 * right['caption/cider_shuffled']
+    constant = score(['a red circle'] * len(refs))  # image-blind: the same both ways
+    assert constant['caption/cider'] == pytest.approx(constant['caption/cider_shuffled'])
+    assert constant['caption/bleu4'] == pytest.approx(constant['caption/bleu4_shuffled'])
+    assert 'caption/cider_shuffled' not in CaptionMetric().compute_metrics(
+        [('a red circle', ['a red circle'])] * 2)
+    with pytest.raises(ValueError, match='at least 2 samples'):
+        CaptionMetric(shuffled_references=True).compute_metrics([('a', ['a'])])

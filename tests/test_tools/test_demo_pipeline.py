@@ -63,8 +63,8 @@ def test_demo_chain_writes_metrics_grid_and_transcript(workspace):
     with open(osp.join(work_dir, 'test_metrics.json')) as f:
         metrics = json.load(f)
     for key in ('det/bbox_mAP', 'seg/segm_mAP', 'grd/refcoco_precision@1', 'pose/AP',
-                'vqa/accuracy', 'caption/cider', 'gen/pixel_fd', 'edit/psnr',
-                'edit/source_psnr'):
+                'vqa/accuracy', 'caption/cider', 'caption/cider_shuffled', 'gen/pixel_fd',
+                'edit/psnr', 'edit/source_psnr'):
         assert key in metrics, key
     stdout = _run([osp.join(REPO, 'tools', 'analysis_tools', 'demo_report.py'), CONFIG,
                    checkpoint, '--work-dir', work_dir, '--num-per-task', '1', '--num-chat', '1'],
@@ -73,6 +73,9 @@ def test_demo_chain_writes_metrics_grid_and_transcript(workspace):
     with open(osp.join(work_dir, 'demo_metrics.json')) as f:
         report = json.load(f)
     assert 0.0 < report['chance/vqa_answer_prior'] < 1.0
+    for key in ('cider', 'bleu4'):  # the better of the best constant caption and shuffled images
+        assert report[f'chance/caption_{key}'] == max(report[f'chance/caption_constant_{key}'],
+                                                      report[f'caption/{key}_shuffled'])
     assert 0.0 <= report['chat/routing_accuracy'] <= 1.0
     for name in ('prediction_grid.png', 'chat_transcript.md', 'demo_metrics.md'):
         assert osp.getsize(osp.join(work_dir, name)) > 0, name

@@ -27,7 +27,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.runner import load_checkpoint
 
 from mmvisionllm.apis import chat
-from mmvisionllm.evaluation.chance_levels import (constant_caption_scores,
+from mmvisionllm.evaluation.chance_levels import (best_constant_caption_scores,
                                                   rec_random_object_precision, vqa_prior_scores)
 from mmvisionllm.registry import DATASETS, MODELS
 from mmvisionllm.utils import register_all_modules
@@ -41,8 +41,8 @@ METRIC_ROWS = [  # label, metric key, chance key (see chance_levels()), higher i
     ('REC P@0.5 (grd)', 'grd/refcoco_precision@1', 'chance/rec_random_object', True),
     ('keypoint AP (pose)', 'pose/AP', 'zero', True),
     ('VQA accuracy', 'vqa/accuracy', 'chance/vqa_answer_prior', True),
-    ('caption CIDEr', 'caption/cider', 'chance/caption_constant_cider', True),
-    ('caption BLEU-4', 'caption/bleu4', 'chance/caption_constant_bleu4', True),
+    ('caption CIDEr', 'caption/cider', 'chance/caption_cider', True),
+    ('caption BLEU-4', 'caption/bleu4', 'chance/caption_bleu4', True),
     ('generation GenEval acc.', 'geneval/accuracy', 'geneval/accuracy_mismatched_images', True),
     ('generation pixel FD', 'gen/pixel_fd', 'gen/pixel_fd_mean_image', False),
     ('edit success', 'edit/success', 'edit/source_success', True),
@@ -54,6 +54,8 @@ DIAGNOSTIC_ROWS = [
     ('VQA yes/no questions', 'vqa/accuracy_yes/no', 'chance/vqa_answer_prior_yes/no', True),
     ('VQA counting questions', 'vqa/accuracy_number', 'chance/vqa_answer_prior_number', True),
     ('VQA colour/shape questions', 'vqa/accuracy_other', 'chance/vqa_answer_prior_other', True),
+    ('caption CIDEr of the best image-blind caption', 'chance/caption_constant_cider', None, True),
+    ('caption CIDEr of its captions on other images', 'caption/cider_shuffled', None, True),
     ('REC P@0.5 of the top 5 boxes', 'grd/refcoco_precision@5', None, True),
     ('generation GenEval acc., real images', 'geneval/accuracy_real_images', None, True),
 ]
@@ -64,8 +66,9 @@ CHANCE_NOTES = {
     'chance/vqa_answer_prior_yes/no': 'the same, on the yes/no questions',
     'chance/vqa_answer_prior_number': 'the same, on the counting questions',
     'chance/vqa_answer_prior_other': 'the same, on the colour / shape questions',
-    'chance/caption_constant_cider': 'most frequent train caption for every image',
-    'chance/caption_constant_bleu4': 'most frequent train caption for every image',
+    'chance/caption_cider': ('the better of: the best image-blind caption (chosen on train) for '
+                             'every image; its own captions scored on other images'),
+    'chance/caption_bleu4': 'the same',
     'geneval/accuracy_mismatched_images': "real image of another prompt (real image of its own "
                                           "prompt: see geneval/accuracy_real_images)",
     'gen/pixel_fd_mean_image': 'the mean target image for every prompt',
@@ -123,8 +126,8 @@ def chance_levels(ann_dir: str, ids: Optional[Dict[str, Set[int]]] = None) -> Di
         path('vqa_train_questions.json'), path('vqa_train_annotations.json'),
         path('vqa_val_questions.json'), path('vqa_val_annotations.json'),
         question_ids=ids.get('vqa'))
-    caption = constant_caption_scores(path('captions_train.json'), path('captions_val.json'),
-                                      image_ids=ids.get('caption'))
+    caption = best_constant_caption_scores(path('captions_train.json'),
+                                           path('captions_val.json'), image_ids=ids.get('caption'))
     return {
         'zero': 0.0,
         'chance/rec_random_object': rec_random_object_precision(
@@ -133,6 +136,20 @@ def chance_levels(ann_dir: str, ids: Optional[Dict[str, Set[int]]] = None) -> Di
         'chance/caption_constant_cider': caption['cider'],
         'chance/caption_constant_bleu4': caption['bleu4'],
     }
+
+
+def caption_chance_levels(metrics: Dict[str, float]) -> Dict[str, float]:
+    """Chance of the caption figures: the better of the best image-blind caption
+    (``chance/caption_constant_*``) and the model's own captions scored against other images'
+    references (``caption/*_shuffled``, when the metric reports them): a captioner that ignores
+    the image scores the same both ways."""
+    levels = {}
+    for key in ('cider', 'bleu4'):
+        candidates = [metrics[k] for k in (f'chance/caption_constant_{key}',
+                                           f'caption/{key}_shuffled') if k in metrics]
+        if candidates:
+            levels[f'chance/caption_{key}'] = max(candidates)
+    return levels
 
 
 def metrics_table(metrics: Dict[str, float],
@@ -307,6 +324,8 @@ def write_prediction_grid(model, dataset, work_dir: str, num: int, score_thr: fl
 
 
 def summarise_link(link) -> str:
+    if link.error:
+        return f'not decoded ({link.error})'
     pred = link.prediction
     if hasattr(pred, 'pred_image'):
         return 'an image'
@@ -376,6 +395,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     metrics.update(chance_levels(args.ann_dir, evaluated_ids(dataset)))
+    metrics.update(caption_chance_levels(metrics))
 
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu')

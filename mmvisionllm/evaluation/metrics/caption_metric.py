@@ -2,6 +2,11 @@
 
 Reused: ``pycocoevalcap``'s ``Bleu`` and ``Cider`` scorers (the COCO caption evaluation code), fed with
 a simple lower-case word tokenisation instead of its Java PTB tokenizer, so it runs without a JVM.
+
+With ``shuffled_references`` the metric also scores every caption against the references of the
+next image (a fixed derangement): a captioner that ignores the image scores the same both ways (a
+constant caption exactly the same), so the matched score must beat the shuffled one before a caption
+figure says anything about the image.
 """
 import re
 from typing import Dict, List, Optional, Sequence
@@ -26,14 +31,22 @@ def tokenize_caption(text: str) -> str:
 class CaptionMetric(BaseMetric):
     """BLEU-4 and CIDEr of generated captions (``pred_text``) against ``gt_captions``.
 
+    Reported: ``bleu4``, ``cider`` and, with ``shuffled_references``, ``bleu4_shuffled`` and
+    ``cider_shuffled`` (each caption against the next sample's references, see the module).
+
     Args:
+        shuffled_references (bool): Also score the shuffled pairing. Defaults to False.
         collect_device (str): Device for collecting results across ranks. Defaults to 'cpu'.
         prefix (str, optional): Metric name prefix. Defaults to 'caption'.
     """
     default_prefix = 'caption'
 
-    def __init__(self, collect_device: str = 'cpu', prefix: Optional[str] = None) -> None:
+    def __init__(self,
+                 shuffled_references: bool = False,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        self.shuffled_references = shuffled_references
 
     def process(self, data_batch: Optional[dict], data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -46,8 +59,21 @@ class CaptionMetric(BaseMetric):
                                  [tokenize_caption(c) for c in sample['gt_captions']]))
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
-        predictions = {i: [pred] for i, (pred, _) in enumerate(results)}
-        references = {i: refs for i, (_, refs) in enumerate(results)}
-        bleu, _ = Bleu(4).compute_score(references, predictions, verbose=0)
-        cider, _ = Cider().compute_score(references, predictions)
-        return dict(bleu4=float(bleu[3]), cider=float(cider))
+        predictions = [pred for pred, _ in results]
+        references = [refs for _, refs in results]
+        metrics = _score(predictions, references)
+        if self.shuffled_references:
+            if len(results) < 2:
+                raise ValueError('CaptionMetric(shuffled_references=True) needs at least 2 samples')
+            shuffled = _score(predictions, references[1:] + references[:1])
+            metrics.update({f'{key}_shuffled': value for key, value in shuffled.items()})
+        return metrics
+
+
+def _score(predictions: List[str], references: List[List[str]]) -> Dict[str, float]:
+    """BLEU-4 and CIDEr of tokenised captions, prediction i against references i."""
+    preds = {i: [pred] for i, pred in enumerate(predictions)}
+    refs = dict(enumerate(references))
+    bleu, _ = Bleu(4).compute_score(refs, preds, verbose=0)
+    cider, _ = Cider().compute_score(refs, preds)
+    return dict(bleu4=float(bleu[3]), cider=float(cider))

@@ -63,3 +63,15 @@ class BaseLinkDecoder(BaseModule, metaclass=ABCMeta):
                 data_samples: List[MMDataSample]) -> List[MMDataSample]:
         """Fill and return ``data_samples`` with predictions (``pred_instances`` or ``pred_image``),
         in the original image's coordinates."""
+
+    def emitted_targets_error(self, routing_tokens: Sequence[str]) -> Optional[str]:
+        """Why the targets a free-running answer emitted cannot be decoded, or None if they can.
+
+        In chat the LLM chooses the targets itself and may emit a structure the decoder cannot read
+        (e.g. a pose object without keypoint names). That is a wrong answer of the model, not bad
+        input: the core records this reason in the reply instead of calling :meth:`predict`.
+
+        Args:
+            routing_tokens (Sequence[str]): The routing token of each emitted target, in order.
+        """
+        return None

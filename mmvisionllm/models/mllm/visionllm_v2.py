@@ -393,7 +393,9 @@ class VisionLLMv2(BaseModel):
                 outputs of several groups apart).
 
         Returns:
-            dict[str, MMDataSample]: Group -> the filled sample.
+            dict[str, MMDataSample]: Group -> the filled sample; when the decoder cannot read the
+            emitted targets (``emitted_targets_error``), the sample carries the reason in metainfo
+            ``decoder_error`` and no prediction.
         """
         by_group: Dict[str, List[EmittedLink]] = {}
         for link in links:
@@ -414,6 +416,11 @@ class VisionLLMv2(BaseModel):
             if known:
                 meta['target_label_ids'] = [known.get(''.join(n.split()), -1) for n in names]
             sample.set_metainfo(meta)
+            error = self.decoders[group].emitted_targets_error(meta['link_tokens'])
+            if error is not None:
+                sample.set_metainfo(dict(decoder_error=error))
+                results[group] = sample
+                continue
             embeds = torch.stack([link.embeds for link in group_links])[None]  # [1, T, N, C]
             mask = torch.ones(embeds.shape[:2], dtype=torch.bool, device=embeds.device)
             decoder, embeds, images, samples = self._decoder_inputs(group, embeds, [0],

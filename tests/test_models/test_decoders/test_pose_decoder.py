@@ -193,6 +193,15 @@ def test_builds_from_tiny_config_as_link_decoder():
     assert type(decoder.data_preprocessor).__name__ == 'DetDataPreprocessor'
 
 
+def test_emitted_targets_without_keypoints_are_reported_not_decoded():
+    """A chat answer with the object target only ('person [POSE]') cannot be decoded."""
+    decoder = MODELS.build(small_decoder_cfg())
+    assert decoder.emitted_targets_error(['[POSE]'] * (1 + K)) is None
+    error = decoder.emitted_targets_error(['[POSE]'])
+    assert 'needs 1 object target(s) followed by keypoint targets' in error
+    assert 'emitted 1 target(s)' in error
+
+
 def test_real_config_is_unipose_t_scale():
     cfg = Config.fromfile(REAL_CFG)
     decoder = MODELS.build(dict(cfg.pose_decoder, in_channels=4096))

@@ -230,6 +230,14 @@ class UniPoseDecoder(BaseLinkDecoder):
         return self.criterion(outputs, enc_out, prompts['obj_mask'], batch_gt, img_shapes, sigmas)
 
     # ------------------------------------------------------------------ inference
+    def emitted_targets_error(self, routing_tokens: Sequence[str]) -> Optional[str]:
+        """The object target(s) must be followed by at least one keypoint target."""
+        num_objects = self.prompt_encoder.num_object_targets
+        if len(routing_tokens) <= num_objects:
+            return (f'{type(self).__name__} needs {num_objects} object target(s) followed by '
+                    f'keypoint targets; the answer emitted {len(routing_tokens)} target(s)')
+        return None
+
     def predict(self, link_embeds: Tensor, link_mask: Tensor, images: Optional[List[Tensor]],
                 data_samples: List[MMDataSample]) -> List[MMDataSample]:
         """Fill ``pred_instances`` (mmpose bottom-up format, original-image pixels).
