@@ -69,6 +69,14 @@ def test_plugin_contract(decoder):
     assert 3e6 < num_params < 12e6
 
 
+def test_emitted_targets_beyond_the_head_text_length_are_reported(decoder):
+    """A chat answer emitting more [DET] targets than the head reads is not decoded."""
+    max_targets = decoder.detector.bbox_head.max_text_len
+    assert decoder.emitted_targets_error(['[DET]'] * max_targets) is None
+    error = decoder.emitted_targets_error(['[DET]'] * (max_targets + 1))
+    assert f'reads at most {max_targets} targets' in error
+
+
 def test_text_dict_stands_in_for_bert(decoder):
     embeds, mask = link_inputs(2, 3, valid=[3, 1])
     text = decoder.text_dict(embeds, mask)

@@ -98,6 +98,14 @@ class LinkGroundingDINODecoder(BaseLinkDecoder):
             position_ids=torch.zeros((batch_size, num_targets), dtype=torch.long, device=device),
             masks=self_masks.unsqueeze(0).expand(batch_size, -1, -1).contiguous())
 
+    def emitted_targets_error(self, routing_tokens: Sequence[str]) -> Optional[str]:
+        """More targets than the head's text length cannot be decoded in one pass."""
+        max_targets = self.detector.bbox_head.max_text_len
+        if len(routing_tokens) > max_targets:
+            return (f'{type(self).__name__} reads at most {max_targets} targets '
+                    f'(max_text_len of the head); the answer emitted {len(routing_tokens)}')
+        return None
+
     def routing_token(self, sample: MMDataSample) -> str:
         """The routing token of a sample (metainfo ``link_tokens``, else from its task)."""
         tokens = sample.metainfo.get('link_tokens')
