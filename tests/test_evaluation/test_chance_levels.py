@@ -44,6 +44,11 @@ def test_vqa_prior_answers_the_majority_of_each_question(tmp_path):
     assert vqa_prior_scores(train_q, train, val_q, val, question_ids=[6])['accuracy'] == 0.0
     with pytest.raises(ValueError, match='no answer of question'):
         vqa_prior_scores(train_q, train, val_q, val, question_ids=[5, 99])
+    # by question type: red for every colour question, 2 for counting, red (overall) for 'is there'
+    assert vqa_prior_scores(train_q, train, val_q, val, by='question_type') == pytest.approx(
+        dict(accuracy=1 / 4, accuracy_number=1.0, accuracy_other=0.0))
+    with pytest.raises(ValueError, match="by must be 'question' or 'question_type'"):
+        vqa_prior_scores(train_q, train, val_q, val, by='answer')
 
 
 def test_rec_random_object_precision(tmp_path):

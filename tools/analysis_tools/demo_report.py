@@ -62,7 +62,8 @@ DIAGNOSTIC_ROWS = [
 CHANCE_NOTES = {
     'zero': '0 (AP of boxes/keypoints that ignore the image)',
     'chance/rec_random_object': 'a random object of the image',
-    'chance/vqa_answer_prior': 'most frequent train answer of the question (no image)',
+    'chance/vqa_answer_prior': ('the better of the most frequent train answer of the question and '
+                                'of its question type (no image)'),
     'chance/vqa_answer_prior_yes/no': 'the same, on the yes/no questions',
     'chance/vqa_answer_prior_number': 'the same, on the counting questions',
     'chance/vqa_answer_prior_other': 'the same, on the colour / shape questions',
@@ -122,10 +123,14 @@ def chance_levels(ann_dir: str, ids: Optional[Dict[str, Set[int]]] = None) -> Di
     def path(name: str) -> str:
         return osp.join(ann_dir, name)
 
-    vqa = vqa_prior_scores(
-        path('vqa_train_questions.json'), path('vqa_train_annotations.json'),
-        path('vqa_val_questions.json'), path('vqa_val_annotations.json'),
-        question_ids=ids.get('vqa'))
+    # the better of the two text-only priors, for the whole set and for each answer type
+    vqa_priors = [
+        vqa_prior_scores(
+            path('vqa_train_questions.json'), path('vqa_train_annotations.json'),
+            path('vqa_val_questions.json'), path('vqa_val_annotations.json'),
+            question_ids=ids.get('vqa'), by=by) for by in ('question', 'question_type')
+    ]
+    vqa = {key: max(prior[key] for prior in vqa_priors) for key in vqa_priors[0]}
     caption = best_constant_caption_scores(path('captions_train.json'),
                                            path('captions_val.json'), image_ids=ids.get('caption'))
     return {
