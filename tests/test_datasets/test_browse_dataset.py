@@ -1,21 +1,17 @@
 """tools/misc/browse_dataset.py writes one PNG per sample with the gt and the conversation."""
-import importlib.util
 import sys
 
 import cv2
 import numpy as np
 import pytest
+from tool_loader import load_tool
 
-from .conftest import DATASET_CONFIG_DIR, REPO_ROOT
+from .conftest import DATASET_CONFIG_DIR
 
 
 @pytest.fixture(scope='module')
 def browse_tool():
-    spec = importlib.util.spec_from_file_location(
-        'browse_dataset', REPO_ROOT / 'tools' / 'misc' / 'browse_dataset.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('misc/browse_dataset.py')
 
 
 @pytest.mark.parametrize('task', ['seg', 'pose', 'region', 'edit', 'gen'])

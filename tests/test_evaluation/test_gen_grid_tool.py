@@ -1,11 +1,11 @@
 """tools/analysis_tools/gen_grid.py: the grid layout, and the tool end to end on a tiny model."""
-import importlib.util
 import os.path as osp
 
 import mmcv
 import numpy as np
 import pytest
 import torch
+from tool_loader import load_tool
 
 from mmvisionllm.datasets.shapesworld.vocabulary import build_word_level_tokenizer
 
@@ -14,11 +14,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 @pytest.fixture(scope='module')
 def gen_grid():
-    spec = importlib.util.spec_from_file_location(
-        'gen_grid', osp.join(REPO, 'tools', 'analysis_tools', 'gen_grid.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis_tools/gen_grid.py')
 
 
 def test_make_grid_layout(gen_grid):
