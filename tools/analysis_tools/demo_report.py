@@ -159,7 +159,8 @@ def caption_chance_levels(metrics: Dict[str, float]) -> Dict[str, float]:
 
 def metrics_table(metrics: Dict[str, float],
                   rows: Sequence[Tuple[str, str, Optional[str], bool]] = tuple(METRIC_ROWS)) -> str:
-    """Markdown table of the demo metrics in ``metrics`` beside their chance levels."""
+    """Markdown table of the demo metrics in ``metrics`` beside their chance levels; a figure is
+    better than chance only if it is at the table's precision (3 decimals)."""
     lines = ['| task metric | value | chance level | better than chance | chance is |',
              '|---|---|---|---|---|']
     for label, key, chance_key, higher_is_better in rows:
@@ -170,7 +171,9 @@ def metrics_table(metrics: Dict[str, float],
         if chance is None:
             above = '—'
         else:
-            better = metrics[key] > chance if higher_is_better else metrics[key] < chance
+            # compared as printed: a keypoint AP of 0.0001 shows as 0.000 and is not above 0
+            value, level = round(metrics[key], 3), round(chance, 3)
+            better = value > level if higher_is_better else value < level
             above = 'yes' if better else 'NO'
         note = CHANCE_NOTES.get(chance_key, '') + ('' if higher_is_better else ' (lower is better)')
         lines.append(f'| {label} | {metrics[key]:.3f} | {chance_text} | {above} | {note} |')
