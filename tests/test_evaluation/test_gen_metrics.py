@@ -298,6 +298,18 @@ def test_pixel_frechet_distance():
     assert metric.evaluate(3)['gen/pixel_fd_mean_image'] < 1e-3
 
 
+def test_pixel_frechet_distance_counts_missing_images_and_refuses_missing_targets():
+    real = [_render(s) for s in SCENES]
+    metric = PixelFrechetDistance()
+    metric.process({}, [dict(pred_image=_chw(img), gt_image=_chw(img)) for img in real] +
+                   [dict(pred_image=None, gt_image=_chw(real[0]), img_id=7)])
+    result = metric.evaluate(len(real) + 1)
+    assert result['gen/num_missing'] == 1 and result['gen/num_samples'] == len(real)
+    assert result['gen/pixel_fd'] < 1e-3  # the scored pairs are identical
+    with pytest.raises(ValueError, match='sample 7 has no gt_image'):
+        metric.process({}, [dict(pred_image=_chw(real[0]), gt_image=None, img_id=7)])
+
+
 def test_detector_with_non_finite_boxes_is_refused():
     """A detector with unusable weights must not turn into a silently wrong score."""
     detector = OracleDetector(SCENES)

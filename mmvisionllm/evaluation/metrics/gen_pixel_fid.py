@@ -51,8 +51,10 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray, eps: float = 1e-6
 class PixelFrechetDistance(BaseMetric):
     """Fréchet distance of pixel features between ``pred_image`` and ``gt_image`` sets.
 
-    Reported (prefix ``gen``): ``pixel_fd`` (0 for identical sets, larger is worse) and
-    ``num_samples``. Samples missing either image are skipped (and not counted). With
+    Reported (prefix ``gen``): ``pixel_fd`` (0 for identical sets, larger is worse),
+    ``num_samples`` (the samples scored) and ``num_missing`` (samples for which the model produced
+    no image, e.g. a chat answer routed elsewhere; left out of the distance). A sample without its
+    target ``gt_image`` is an error. With
     ``reference_images``, also ``pixel_fd_mean_image``: the distance of a generator that answers
     every prompt with the per-pixel mean of the target images — the constant output that minimises
     the squared error, the chance level of a blurry, prompt-blind generator.
@@ -81,9 +83,14 @@ class PixelFrechetDistance(BaseMetric):
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Store the features of each (prediction, target) pair."""
         for sample in data_samples:
-            pred = to_hwc_uint8(sample.get('pred_image'))
             gt = to_hwc_uint8(sample.get('gt_image'))
-            if pred is None or gt is None:
+            if gt is None:
+                name = sample.get('img_id', '?')
+                raise ValueError(f'{type(self).__name__}: sample {name} has no gt_image (the '
+                                 'target image of its prompt)')
+            pred = to_hwc_uint8(sample.get('pred_image'))
+            if pred is None:
+                self.results.append(dict(missing=True))
                 continue
             result = dict(pred=pixel_features(pred, self.size, self.bins),
                           gt=pixel_features(gt, self.size, self.bins))
@@ -93,11 +100,14 @@ class PixelFrechetDistance(BaseMetric):
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """The distance between the two Gaussian fits (needs at least 2 samples)."""
+        num_missing = sum(1 for r in results if r.get('missing'))
+        results = [r for r in results if not r.get('missing')]
         if len(results) < 2:
-            return dict(pixel_fd=float('nan'), num_samples=len(results))
+            return dict(pixel_fd=float('nan'), num_samples=len(results), num_missing=num_missing)
         pred = np.stack([r['pred'] for r in results])
         gt = np.stack([r['gt'] for r in results])
-        metrics = dict(pixel_fd=frechet_distance(pred, gt), num_samples=len(results))
+        metrics = dict(pixel_fd=frechet_distance(pred, gt), num_samples=len(results),
+                       num_missing=num_missing)
         if self.reference_images:
             mean_image = np.mean([r['gt_image'] for r in results], axis=0).round().astype(np.uint8)
             constant = np.repeat(pixel_features(mean_image, self.size, self.bins)[None],
