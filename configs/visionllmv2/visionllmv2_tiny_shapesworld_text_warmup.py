@@ -1,7 +1,8 @@
 # Stage 1 of the demo (`make demo`, see visionllmv2_tiny_shapesworld.py): the same model and data,
 # trained on the text tasks only (VQA, captions, region questions) — the LLaVA-style stage that
 # teaches the from-scratch LLM and projector (the random CLIP is frozen) to answer from the image
-# before the decoders join. Its last checkpoint is stage 2's load_from. Tested like the demo (same test set).
+# before the decoders join. Its last checkpoint is stage 2's load_from. Tested like the demo (same
+# test set).
 _base_ = ['./visionllmv2_tiny_shapesworld.py']
 
 train_dataloader = dict(

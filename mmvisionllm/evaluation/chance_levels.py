@@ -145,11 +145,13 @@ def best_constant_caption_scores(train_captions: str,
     selection = [train_refs[i] for i in sorted(train_refs)[:num_selection_images]]
     candidates = [caption for caption, _ in train_counts.most_common(num_candidates)]
     on_train = [_constant_caption_scores(caption, selection) for caption in candidates]
-    result = {}
-    for key in ('bleu4', 'cider'):
-        best = max(range(len(candidates)), key=lambda i: on_train[i][key])
-        result[key] = _constant_caption_scores(candidates[best], list(references.values()))[key]
-        result[f'{key}_caption'] = candidates[best]
+    chosen = {key: candidates[max(range(len(candidates)), key=lambda i: on_train[i][key])]
+              for key in ('bleu4', 'cider')}
+    # one val scoring per distinct chosen caption (usually one caption wins both metrics)
+    on_val = {caption: _constant_caption_scores(caption, list(references.values()))
+              for caption in set(chosen.values())}
+    result = {key: on_val[caption][key] for key, caption in chosen.items()}
+    result.update({f'{key}_caption': caption for key, caption in chosen.items()})
     return result
 
 
