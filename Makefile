@@ -12,7 +12,10 @@ DATA_ROOT ?= data/shapesworld
 WORK_DIR ?= work_dirs/demo
 
 DEMO_CONFIG ?= configs/visionllmv2/visionllmv2_tiny_shapesworld.py
-# stage 1 of the demo: the text tasks alone; stage 2 (DEMO_CONFIG) starts from its last checkpoint
+# stage 0 of the demo: the tiny CLIP tower learns from the training captions (the stand-in for the
+# real build's pretrained CLIP); stage 1: the text tasks alone, from stage 0's tower; stage 2
+# (DEMO_CONFIG): every task, from stage 1's last checkpoint
+DEMO_VISION_CONFIG ?= configs/visionllmv2/visionllmv2_tiny_shapesworld_vision_pretrain.py
 DEMO_WARMUP_CONFIG ?= configs/visionllmv2/visionllmv2_tiny_shapesworld_text_warmup.py
 BENCH_DIR ?= work_dirs/benchmark
 # the specialists on the demo generalist's schedule (name=config, see configs/baselines/demo_schedule)
@@ -50,7 +53,9 @@ data: install
 # test it with mmdet/mmpose/our metrics, write the table, the prediction grids and a free-running
 # chat transcript to $(WORK_DIR).
 demo: data
-	$(PY) tools/train.py $(DEMO_WARMUP_CONFIG) --work-dir $(WORK_DIR)/text_warmup $(DEMO_TRAIN_ARGS)
+	$(PY) tools/train.py $(DEMO_VISION_CONFIG) --work-dir $(WORK_DIR)/vision_pretrain $(DEMO_TRAIN_ARGS)
+	$(PY) tools/train.py $(DEMO_WARMUP_CONFIG) --work-dir $(WORK_DIR)/text_warmup $(DEMO_TRAIN_ARGS) \
+		--cfg-options load_from="$$(cat $(WORK_DIR)/vision_pretrain/last_checkpoint)"
 	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(WORK_DIR) $(DEMO_TRAIN_ARGS) \
 		--cfg-options load_from="$$(cat $(WORK_DIR)/text_warmup/last_checkpoint)"
 	$(PY) tools/test.py $(DEMO_CONFIG) "$$(cat $(WORK_DIR)/last_checkpoint)" --work-dir $(WORK_DIR) \

@@ -9,7 +9,7 @@ train_dataloader = dict(
     batch_sampler=dict(group_ratios=dict(det=0.0, pose=0.0, text=1.0, gen=0.0, edit=0.0)))
 
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
-max_iters = 1000
+max_iters = 800
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=50, end=max_iters)

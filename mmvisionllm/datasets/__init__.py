@@ -1,6 +1,7 @@
 """Datasets (one per source format), transforms, the task-grouped batch sampler and ShapesWorld."""
 from .annotation_checks import AnnotationError, CheckedCOCO
 from .coco_caption_dataset import CocoCaptionConversationDataset
+from .coco_caption_tag_dataset import CocoCaptionTagDataset, caption_words
 from .coco_instance_dataset import CocoInstanceConversationDataset
 from .coco_keypoint_dataset import CocoPoseConversationDataset
 from .conversation_mixin import ConversationDatasetMixin, DatasetSampleError
@@ -20,7 +21,8 @@ from .transforms import (DynamicTiling, LoadMultimodalAnnotations, LoadOptionalI
 from .vqa_dataset import VQAv2ConversationDataset
 
 __all__ = [
-    'AnnotationError', 'CheckedCOCO', 'CocoCaptionConversationDataset',
+    'AnnotationError', 'CheckedCOCO', 'CocoCaptionConversationDataset', 'CocoCaptionTagDataset',
+    'caption_words',
     'CocoInstanceConversationDataset', 'CocoPoseConversationDataset', 'ConversationDatasetMixin',
     'DatasetSampleError', 'ImageEditDataset', 'TASK_INSTRUCTIONS', 'LlavaConversationDataset',
     'MultiTaskDataset', 'RefExpConversationDataset', 'TaskGroupedBatchSampler', 'sample_groups',

@@ -88,7 +88,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint')
     parser.add_argument('--work-dir', required=True)
     parser.add_argument('--num-per-task', type=int, default=4)
-    parser.add_argument('--num-chat', type=int, default=2, help='chat examples per task')
+    parser.add_argument('--num-chat', type=int, default=1, help='chat examples per task')
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--ann-dir', default='data/shapesworld/annotations',
                         help='ShapesWorld annotations (chance levels)')
@@ -309,12 +309,13 @@ def write_prediction_grid(model, dataset, work_dir: str, num: int, score_thr: fl
     skeleton = pose_meta.get('skeleton_links', [])
     rows, written = [], []
     for task, indices in task_indices(dataset, num).items():
-        panels = []
-        for idx in indices:
-            data = dataset[idx]
-            with torch.no_grad():
-                result = model.test_step(pseudo_collate([data]))[0]
-            panels.append(draw_sample(task, data, result, visualizer, skeleton, score_thr))
+        samples = [dataset[idx] for idx in indices]
+        with torch.no_grad():
+            results = model.test_step(pseudo_collate(samples))
+        panels = [
+            draw_sample(task, data, result, visualizer, skeleton, score_thr)
+            for data, result in zip(samples, results)
+        ]
         row = np.concatenate(panels, axis=1)
         label = np.full((row.shape[0], 60, 3), 255, np.uint8)
         cv2.putText(label, task, (4, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)

@@ -24,7 +24,7 @@ DEFAULT_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_fact
                      'flip_direction', 'task', 'conversation', 'target_names', 'target_label_ids',
                      'regions', 'dataset_name', 'clip_grid', 'id', 'original_img_id', 'sample_id',
                      'question_id', 'gt_answers', 'question_type', 'answer_type', 'gt_captions',
-                     'caption', 'edit_instruction', 'target_img_path', 'num_keypoints')
+                     'caption', 'edit_instruction', 'target_img_path', 'num_keypoints', 'gt_tags')
 
 _INSTANCE_KEYS = {
     'gt_bboxes': ('bboxes', torch.float32),

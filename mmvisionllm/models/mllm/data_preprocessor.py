@@ -15,14 +15,50 @@ from torch import Tensor
 from mmvisionllm.registry import MODELS
 from ..language_models.conversation_tokenizer import IGNORE_INDEX, ConversationTokenizer
 
-__all__ = ['VisionLLMv2DataPreprocessor', 'CLIP_MEAN', 'CLIP_STD']
+__all__ = ['CLIPTileDataPreprocessor', 'VisionLLMv2DataPreprocessor', 'CLIP_MEAN', 'CLIP_STD']
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 @MODELS.register_module()
-class VisionLLMv2DataPreprocessor(BaseDataPreprocessor):
+class CLIPTileDataPreprocessor(BaseDataPreprocessor):
+    """Normalise the CLIP tiles of packed samples (models that read images only).
+
+    Args:
+        mean (Sequence[float]): Per-channel mean of the CLIP tiles, in [0, 1] units.
+        std (Sequence[float]): Per-channel std of the CLIP tiles, in [0, 1] units.
+        non_blocking (bool): Non-blocking host-to-device copies.
+
+    Output of :meth:`forward` (``inputs``): ``clip_pixels`` (list[Tensor | None]), per sample the
+    [T, 3, S, S] normalised tiles.
+    """
+
+    def __init__(self,
+                 mean: Sequence[float] = CLIP_MEAN,
+                 std: Sequence[float] = CLIP_STD,
+                 non_blocking: bool = False) -> None:
+        super().__init__(non_blocking=non_blocking)
+        self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def normalize_tiles(self, tiles: Optional[Tensor]) -> Optional[Tensor]:
+        """uint8 [T, 3, S, S] tiles -> float CLIP-normalised tiles (None stays None)."""
+        if tiles is None:
+            return None
+        return (tiles.to(self.mean.device).float() / 255.0 - self.mean) / self.std
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        """``dict(inputs=dict(clip=[...]), data_samples=[...])`` -> normalised ``clip_pixels``."""
+        data = self.cast_data(data)
+        clip = data['inputs'].get('clip') or [None] * len(data['data_samples'])
+        return dict(
+            inputs=dict(clip_pixels=[self.normalize_tiles(tiles) for tiles in clip]),
+            data_samples=data['data_samples'])
+
+
+@MODELS.register_module()
+class VisionLLMv2DataPreprocessor(CLIPTileDataPreprocessor):
     """Turn packed samples into model inputs.
 
     Args:
@@ -46,21 +82,13 @@ class VisionLLMv2DataPreprocessor(BaseDataPreprocessor):
                  std: Sequence[float] = CLIP_STD,
                  max_length: Optional[int] = None,
                  non_blocking: bool = False) -> None:
-        super().__init__(non_blocking=non_blocking)
-        self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        super().__init__(mean=mean, std=std, non_blocking=non_blocking)
         self.max_length = max_length
         self.conversation_tokenizer: Optional[ConversationTokenizer] = None
 
     def bind(self, conversation_tokenizer: ConversationTokenizer) -> None:
         """Receive the tokenizer side of the model (called by VisionLLMv2 once it is built)."""
         self.conversation_tokenizer = conversation_tokenizer
-
-    def normalize_tiles(self, tiles: Optional[Tensor]) -> Optional[Tensor]:
-        """uint8 [T, 3, S, S] tiles -> float CLIP-normalised tiles (None stays None)."""
-        if tiles is None:
-            return None
-        return (tiles.to(self.mean.device).float() / 255.0 - self.mean) / self.std
 
     def pad(self, sequences: List[List[int]], value: int) -> Tensor:
         """Right-pad ``sequences`` into a [B, L] long tensor."""

@@ -6,7 +6,8 @@ checkpoint, e.g. ``openai/clip-vit-large-patch14-336`` saved with ``save_pretrai
 the patch tokens of hidden layer ``select_layer`` (-2) without CLS for the LLM, and the last
 ``num_region_layers`` (3) hidden layers for the region encoder. Freezing is decided by VisionLLMv2
 (``frozen_components``); when no parameter here requires grad the tower runs under
-``torch.no_grad``.
+``torch.no_grad`` and stays in eval mode (a frozen tower's norm statistics stay as loaded).
+A random-init tower may take a ``conv_stem`` (:class:`ConvStem`) in place of its patch embedding.
 """
 from typing import NamedTuple, Optional
 
@@ -44,6 +45,9 @@ class CLIPVisionEncoder(BaseModule):
         select_layer (int): Hidden layer whose patch tokens feed the projector. Defaults to -2.
         num_region_layers (int): Number of last hidden layers handed to the region encoder (K).
         torch_dtype (str, optional): Weight dtype, e.g. ``'float16'``.
+        conv_stem (dict, optional): A stem module (e.g. ``dict(type='ConvStem')``) replacing the
+            patch embedding of a random-init tower; ``out_channels`` and ``patch_size`` are filled
+            in from ``config``.
         init_cfg (dict, optional): Unused: HF initialises or loads the weights.
     """
 
@@ -53,10 +57,15 @@ class CLIPVisionEncoder(BaseModule):
                  select_layer: int = -2,
                  num_region_layers: int = 3,
                  torch_dtype: Optional[str] = None,
+                 conv_stem: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if (config is None) == (pretrained_path is None):
             raise ValueError('vision_encoder: give exactly one of `config` or `pretrained_path`')
+        if conv_stem is not None and pretrained_path is not None:
+            raise ValueError('vision_encoder: `conv_stem` replaces the patch embedding of a '
+                             'random-init tower; it would discard the pretrained one of '
+                             f'{pretrained_path!r}')
         dtype = getattr(torch, torch_dtype) if torch_dtype else None
         if pretrained_path is not None:
             self.clip = CLIPVisionModel.from_pretrained(
@@ -65,6 +74,12 @@ class CLIPVisionEncoder(BaseModule):
                 dtype=dtype)
         else:
             self.clip = CLIPVisionModel(CLIPVisionConfig(**config))
+            if conv_stem is not None:
+                self.clip.embeddings.patch_embedding = MODELS.build(
+                    conv_stem,
+                    default_args=dict(
+                        out_channels=self.clip.config.hidden_size,
+                        patch_size=self.clip.config.patch_size))
             if dtype is not None:
                 self.clip.to(dtype)
         self.select_layer = select_layer
@@ -92,6 +107,11 @@ class CLIPVisionEncoder(BaseModule):
 
     def init_weights(self) -> None:
         """Keep the HF weights (HF's ``init_weights`` would re-initialise a loaded checkpoint)."""
+
+    def train(self, mode: bool = True) -> 'CLIPVisionEncoder':
+        """Set the training mode; a frozen tower (no parameter requires grad) stays in eval."""
+        frozen = not any(p.requires_grad for p in self.parameters())
+        return super().train(mode and not frozen)
 
     def forward(self, pixel_values: Tensor) -> CLIPFeatures:
         """Encode normalised tiles.
