@@ -1,10 +1,12 @@
 # The embedded default (`make demo`): the tiny VisionLLM v2 generalist learns every ShapesWorld task
 # on a CPU — detection, instance segmentation, grounding, pose, VQA, captions, region questions,
 # text-to-image and editing — with all four decoders, from scratch, in the paper's order of stages:
+#   0. visionllmv2_tiny_shapesworld_vision_pretrain.py — the tiny CLIP tower learns the words of
+#      the training captions (the stand-in for a pretrained CLIP), 800 iterations at 1e-3;
 #   1. visionllmv2_tiny_shapesworld_text_warmup.py — the text tasks alone (VQA, captions, region
-#      questions: the LLaVA-style stage 1), 1000 iterations at 2e-3;
+#      questions: the LLaVA-style stage 1) from stage 0's tower, 1000 iterations at 2e-3;
 #   2. this config — every task with every decoder, started from stage 1 (`make demo` passes
-#      --cfg-options load_from=<stage-1 checkpoint>), 1000 iterations at 5e-4.
+#      --cfg-options load_from=<previous stage's checkpoint>), 1000 iterations at 5e-4.
 # Text steps are cheap (0.14 s) and a from-scratch LLM needs many of them before it answers from the
 # image; the decoder groups (0.3-0.7 s per step) would take them away in a single mixed stage.
 # Batches hold one decoder group each (TaskGroupedBatchSampler). Sized for the demo's 15 min budget
@@ -28,9 +30,9 @@ model = dict(
         pose={{_base_.pose_decoder}},
         gen={{_base_.gen_decoder}},
         edit={{_base_.edit_decoder}}),
-    # The random-init CLIP stays frozen, as in the paper: trained by the LM loss from scratch the
-    # image tokens collapse — ~1000x the text embeddings' norm, 2.6 % of it varying across images
-    # after stage 1 (0.2 % after 3000 iterations); with CLIP frozen 12 % varies
+    # The CLIP tower (pre-trained in stage 0) stays frozen, as in the paper: trained by the LM loss
+    # from random init the image tokens collapse — ~1000x the text embeddings' norm, 2.6 % of it
+    # varying across images after stage 1 (0.2 % after 3000 iterations)
     # (tools/analysis_tools/image_reliance.py, docs/en/training_recipe.md).
     frozen_components=('vision_encoder', ),
     predict_mode='teacher_forced')

@@ -37,12 +37,18 @@ train_dataloader = dict(
         ann_file='annotations/captions_train.json',
         data_prefix=dict(img='images/train/'),
         pipeline=tag_pipeline))
+# held-out images for tools/analysis_tools/vision_probe.py (how well a tower's frozen features
+# tell the tags); stage 0 itself runs no validation
+tag_val_dataset = dict(
+    train_dataloader['dataset'],
+    ann_file='annotations/captions_val.json',
+    data_prefix=dict(img='images/val/'))
 
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
     clip_grad=dict(max_norm=1.0))
-max_iters = 600
+max_iters = 800
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=50, end=max_iters)

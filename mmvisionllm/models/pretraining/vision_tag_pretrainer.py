@@ -66,8 +66,20 @@ class VisionTagPretrainer(BaseModel):
         if missing:
             raise ValueError(f'VisionTagPretrainer: sample(s) {missing} have no image')
         tokens = self.vision_encoder(torch.cat(list(clip_pixels))).patch_tokens  # [ΣT, L, C]
+        return self.head_logits(tokens, [tiles.shape[0] for tiles in clip_pixels])
+
+    def head_logits(self, tokens: Tensor, num_tiles: Sequence[int]) -> Tensor:
+        """Tag logits of encoded images (also used to probe a frozen tower's features).
+
+        Args:
+            tokens (Tensor): [ΣT, L, C] patch tokens of the tiles of B images.
+            num_tiles (Sequence[int]): T_i, the number of tiles of each image.
+
+        Returns:
+            Tensor: [B, K] logits, the max over each image's T_i * L tokens.
+        """
         token_logits = self.tag_head(tokens).flatten(0, 1)  # [ΣT * L, K]
-        counts = [tiles.shape[0] * tokens.shape[1] for tiles in clip_pixels]
+        counts = [n * tokens.shape[1] for n in num_tiles]
         return torch.stack([part.max(0).values for part in token_logits.split(counts)])
 
     def tag_targets(self, data_samples: Sequence[MMDataSample], device) -> Tensor:
