@@ -1,5 +1,5 @@
-"""The `make demo` chain at smoke size: text warm-up -> train -> test -> report, and the benchmark
-script.
+"""The `make demo` chain at smoke size: vision pre-training -> text warm-up -> train -> test ->
+report, and the benchmark script.
 
 The embedded demo configs run unchanged except for their length (2 iterations, 2 val samples per
 task) on a small ShapesWorld generated into a temporary working directory, so every metric of the
@@ -17,6 +17,14 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'visionllmv2', 'visionllmv2_tiny_shapesworld.py')
 WARMUP_CONFIG = osp.join(REPO, 'configs', 'visionllmv2',
                          'visionllmv2_tiny_shapesworld_text_warmup.py')
+VISION_CONFIG = osp.join(REPO, 'configs', 'visionllmv2',
+                         'visionllmv2_tiny_shapesworld_vision_pretrain.py')
+# stage 0 at smoke size, on the tags the small set's captions use (it lacks e.g. 'three')
+VISION_SMOKE_OPTIONS = [
+    '--cfg-options', 'train_cfg.max_iters=2', 'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False', 'train_dataloader.batch_size=4',
+    'train_dataloader.dataset.tags=[red,green,blue,yellow,purple,small,large]', 'model.num_tags=7'
+]
 SMOKE_OPTIONS = [
     '--cfg-options', 'train_cfg.max_iters=2', 'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
@@ -48,9 +56,15 @@ def workspace(tmp_path_factory):
 
 def test_demo_chain_writes_metrics_grid_and_transcript(workspace):
     work_dir = str(workspace / 'work_dirs' / 'demo')
+    vision_dir = osp.join(work_dir, 'vision_pretrain')
+    _run([osp.join(REPO, 'tools', 'train.py'), VISION_CONFIG, '--work-dir', vision_dir] +
+         VISION_SMOKE_OPTIONS, cwd=workspace)
+    with open(osp.join(vision_dir, 'last_checkpoint')) as f:
+        vision_checkpoint = f.read().strip()
     warmup_dir = osp.join(work_dir, 'text_warmup')
-    _run([osp.join(REPO, 'tools', 'train.py'), WARMUP_CONFIG, '--work-dir', warmup_dir] +
-         SMOKE_OPTIONS, cwd=workspace)
+    stdout = _run([osp.join(REPO, 'tools', 'train.py'), WARMUP_CONFIG, '--work-dir', warmup_dir] +
+                  SMOKE_OPTIONS + [f'load_from={vision_checkpoint}'], cwd=workspace)
+    assert f'Load checkpoint from {vision_checkpoint}' in stdout  # stage 1 starts from stage 0
     with open(osp.join(warmup_dir, 'last_checkpoint')) as f:
         warmup_checkpoint = f.read().strip()
     stdout = _run([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work_dir] +
