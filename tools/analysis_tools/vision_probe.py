@@ -91,9 +91,9 @@ def main() -> None:
     torch.manual_seed(args.seed)
     model = MODELS.build(cfg.model)
     if args.checkpoint:
-        # the tower only: a stage-0 checkpoint's trained tag head is renamed away (not loaded)
-        load_checkpoint(model, args.checkpoint, map_location='cpu', strict=False,
-                        revise_keys=[(r'^tag_head\.', 'ignored_tag_head.')])
+        # the tower only (any other key, e.g. a stage-0 tag head, stays unloaded)
+        load_checkpoint(model.vision_encoder, args.checkpoint, map_location='cpu', strict=False,
+                        revise_keys=[(r'^vision_encoder\.', '')])
     model.eval()
     for parameter in model.vision_encoder.parameters():
         parameter.requires_grad_(False)

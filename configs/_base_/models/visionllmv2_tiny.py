@@ -1,6 +1,7 @@
 # VisionLLMv2, tiny and random-init (CPU tests and the embedded ShapesWorld benchmark).
 # Tiny CLIP (64 px tiles, a conv stem of stride 8 -> 64 tokens per tile, 3 layers) + tiny LLaMA
-# (hidden 256, 4 layers) with the ShapesWorld word-level tokenizer. No decoders: short configs add them, e.g.
+# (hidden 256, 4 layers) with the ShapesWorld word-level tokenizer. No decoders: short configs add
+# them, e.g.
 #   model = dict(decoders=dict(det=dict(type=...), pose=dict(type=...)))
 # Parameter-name prefixes for optim_wrapper.paramwise_cfg.custom_keys: 'vision_encoder', 'projector',
 # 'llm' ('lora_' for LoRA matrices), 'region_encoder', 'super_link.query_tables', 'decoders.<group>'.

@@ -108,10 +108,14 @@ class CLIPVisionEncoder(BaseModule):
     def init_weights(self) -> None:
         """Keep the HF weights (HF's ``init_weights`` would re-initialise a loaded checkpoint)."""
 
+    @property
+    def frozen(self) -> bool:
+        """Whether no parameter of the tower requires grad."""
+        return not any(p.requires_grad for p in self.parameters())
+
     def train(self, mode: bool = True) -> 'CLIPVisionEncoder':
-        """Set the training mode; a frozen tower (no parameter requires grad) stays in eval."""
-        frozen = not any(p.requires_grad for p in self.parameters())
-        return super().train(mode and not frozen)
+        """Set the training mode; a frozen tower stays in eval."""
+        return super().train(mode and not self.frozen)
 
     def forward(self, pixel_values: Tensor) -> CLIPFeatures:
         """Encode normalised tiles.
@@ -125,8 +129,7 @@ class CLIPVisionEncoder(BaseModule):
         if pixel_values.shape[-1] != self.image_size or pixel_values.shape[-2] != self.image_size:
             raise ValueError(f'CLIP tiles must be {self.image_size}x{self.image_size}, got '
                              f'{tuple(pixel_values.shape[-2:])}')
-        trainable = any(p.requires_grad for p in self.parameters())
-        with torch.set_grad_enabled(trainable and torch.is_grad_enabled()):
+        with torch.set_grad_enabled(not self.frozen and torch.is_grad_enabled()):
             dtype = next(self.clip.parameters()).dtype
             outputs = self.clip(pixel_values=pixel_values.to(dtype), output_hidden_states=True)
             hidden_states = outputs.hidden_states
