@@ -1,6 +1,7 @@
 """Behaviour of the [GEN] / [EDIT] diffusion decoders built from the shipped tiny configs."""
 import copy
 import os.path as osp
+import zlib
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from mmengine.config import Config
 
 from mmvisionllm.datasets.shapesworld.vocabulary import build_word_level_tokenizer
 from mmvisionllm.models.decoders.generation import (InstructEditDecoder, LinkMapper,
-                                                    TextToImageDecoder)
+                                                    TextToImageDecoder, sample_seed)
 from mmvisionllm.registry import MODELS
 from mmvisionllm.structures import MMDataSample
 
@@ -160,6 +161,24 @@ def test_sampling_is_seeded_and_batch_independent(scheduler):
     decoder.test_cfg['seed'] = 1
     other = decoder.predict(links[1:], mask[1:], None, [MMDataSample()])
     assert (other[0].pred_image.int() - alone[0].pred_image.int()).abs().float().mean() > 10
+
+
+def test_each_sample_draws_its_own_start_noise():
+    decoder = MODELS.build(_cfg('gen_tiny.py', 'gen_decoder')).eval()
+    links = torch.randn(1, 1, 8, C).expand(2, -1, -1, -1)  # the same prompt twice
+    mask = torch.ones(2, 1, dtype=torch.bool)
+    samples = [MMDataSample(metainfo=dict(img_id=3)), MMDataSample(metainfo=dict(img_id=4))]
+    pair = decoder.predict(links, mask, None, samples)
+    # same prompt, different samples: different noise, so a set of images has its spread
+    assert (pair[0].pred_image.int() - pair[1].pred_image.int()).abs().float().mean() > 10
+    again = decoder.predict(links[:1], mask[:1], None, [MMDataSample(metainfo=dict(img_id=4))])
+    diff = (again[0].pred_image.int() - pair[1].pred_image.int()).abs()
+    assert diff.max() <= 2 and diff.float().mean() < 0.05
+    # seeds: base + integer id; other ids through CRC-32 (stable between processes)
+    assert sample_seed(5, MMDataSample(metainfo=dict(img_id=7))) == 12
+    assert sample_seed(5, MMDataSample(metainfo=dict(img_id='7'))) == 12
+    assert sample_seed(0, MMDataSample(metainfo=dict(img_id='a.png'))) == zlib.crc32(b'a.png')
+    assert sample_seed(5, MMDataSample()) == 5
 
 
 def test_classifier_free_guidance_formula():

@@ -5,7 +5,7 @@ the VisionLLM v2 link mapper; see :class:`BaseDiffusionDecoder`.
 """
 from .base_diffusion_decoder import BaseDiffusionDecoder
 from .diffusion_builders import build_hf_component, build_sample_scheduler, expand_unet_in_channels
-from .diffusion_sampler import denoise_loop, seeded_noise
+from .diffusion_sampler import denoise_loop, sample_seed, seeded_noise
 from .image_latent_codec import ImageLatentCodec
 from .instruct_edit_decoder import InstructEditDecoder
 from .link_mapper import LinkMapper
@@ -14,5 +14,5 @@ from .text_to_image_decoder import TextToImageDecoder
 __all__ = [
     'BaseDiffusionDecoder', 'TextToImageDecoder', 'InstructEditDecoder', 'LinkMapper',
     'ImageLatentCodec', 'build_hf_component', 'build_sample_scheduler', 'expand_unet_in_channels',
-    'denoise_loop', 'seeded_noise'
+    'denoise_loop', 'sample_seed', 'seeded_noise'
 ]

@@ -20,7 +20,7 @@ from mmvisionllm.registry import MODELS
 from mmvisionllm.structures import MMDataSample, caption_of
 from ..base_link_decoder import BaseLinkDecoder
 from .diffusion_builders import build_hf_component, build_sample_scheduler, expand_unet_in_channels
-from .diffusion_sampler import denoise_loop, seeded_noise
+from .diffusion_sampler import denoise_loop, sample_seed, seeded_noise
 from .image_latent_codec import ImageLatentCodec
 
 __all__ = ['BaseDiffusionDecoder']
@@ -306,10 +306,12 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
                 data_samples: List[MMDataSample]) -> List[MMDataSample]:
         """Sample one image per sample with targets; store it as ``pred_image`` (uint8 [3, H, W]).
 
-        The start noise of every sample is drawn from ``test_cfg['seed']`` (per sample, so a
-        sample's image does not depend on its batch). Generated images have the decoder's
-        ``image_size``; edited images are resized back to their source's size. Samples without a
-        routing token of this decoder are returned unchanged.
+        The start noise of a sample is drawn from its own seed, ``test_cfg['seed']`` plus the
+        sample's ``img_id`` (see :func:`sample_seed`): a sample's image does not depend on its
+        batch and is the same in every run, while different samples start from different noise, as
+        a set of images scored as a distribution (FID-style) needs. Generated images have the
+        decoder's ``image_size``; edited images are resized back to their source's size. Samples
+        without a routing token of this decoder are returned unchanged.
         """
         keep = self._samples_with_targets(link_mask)
         if not keep:
@@ -320,7 +322,8 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
         source = self._source_latents(images, keep, device)
         h, w = self.codec.latent_size
         shape = (len(keep), self.codec.latent_channels, h, w)
-        latents = seeded_noise(shape, [int(cfg['seed'])] * len(keep), device)
+        seeds = [sample_seed(int(cfg['seed']), data_samples[i]) for i in keep]
+        latents = seeded_noise(shape, seeds, device)
         scheduler = build_sample_scheduler(self.sample_scheduler_cfg, self.noise_scheduler)
         model_fn = partial(self._guided_output, context=context, source=source, cfg=cfg)
         latents = denoise_loop(scheduler, model_fn, latents, int(cfg['num_inference_steps']))

@@ -5,13 +5,38 @@ Reused: the update rule is the diffusers scheduler's own (``set_timesteps``, ``s
 seeds the start noise per sample and runs the loop around a guidance callback that the decoders
 supply (classifier-free guidance for text, InstructPix2Pix's dual text/image guidance for editing).
 """
+import zlib
 from typing import Callable, Sequence, Tuple
 
 import torch
 from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
-__all__ = ['seeded_noise', 'denoise_loop']
+__all__ = ['sample_seed', 'seeded_noise', 'denoise_loop']
+
+
+def sample_seed(base_seed: int, data_sample) -> int:
+    """The sampling seed of one sample: ``base_seed`` plus the sample's ``img_id``.
+
+    An integer id is added as is, any other id through its CRC-32 (stable across processes,
+    unlike ``hash``). A sample without ``img_id`` (e.g. a free-running chat request) gets
+    ``base_seed`` itself.
+
+    Args:
+        base_seed (int): The configured seed (``test_cfg['seed']``).
+        data_sample: An ``MMDataSample`` (or anything with ``metainfo``).
+
+    Returns:
+        int: A seed in [0, 2**63).
+    """
+    img_id = getattr(data_sample, 'metainfo', {}).get('img_id')
+    if img_id is None:
+        return base_seed
+    if isinstance(img_id, int) or (isinstance(img_id, str) and img_id.isdigit()):
+        offset = int(img_id)
+    else:
+        offset = zlib.crc32(str(img_id).encode('utf-8'))
+    return (base_seed + offset) % 2**63
 
 
 def seeded_noise(shape: Tuple[int, ...], seeds: Sequence[int], device: torch.device) -> Tensor:
