@@ -56,7 +56,6 @@ DIAGNOSTIC_ROWS = [
     ('VQA colour/shape questions', 'vqa/accuracy_other', 'chance/vqa_answer_prior_other', True),
     ('caption CIDEr of the best image-blind caption', 'chance/caption_constant_cider', None, True),
     ('caption CIDEr of its captions on other images', 'caption/cider_shuffled', None, True),
-    ('REC P@0.5 of the top 5 boxes', 'grd/refcoco_precision@5', None, True),
     ('generation GenEval acc., real images', 'geneval/accuracy_real_images', None, True),
 ]
 CHANCE_NOTES = {
