@@ -46,10 +46,10 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    # shares of the 1000 batches, measured from one stage-1 checkpoint (docs/en/training_recipe.md):
-    # keypoint AP stays at 0 below 250 pose batches, the captions' BLEU-4 falls under its chance
-    # level below 350-400 text batches, and the generator needs 100 to beat the mean image; the
-    # detection group (0.66 s a batch) gives way
+    # shares of the 1000 batches: of six stage-2 runs from one stage-1 checkpoint, the set that put
+    # the most figures above chance (docs/en/training_recipe.md, "Stage 2: group shares"; figures
+    # near chance move by a few hundredths with the batch order). The detection group, the dearest
+    # (0.66 s a batch) and furthest above chance, gave way to pose, text and text-to-image.
     batch_sampler=dict(
         type='TaskGroupedBatchSampler',
         group_ratios=dict(det=0.20, pose=0.25, text=0.40, gen=0.10, edit=0.05)),
