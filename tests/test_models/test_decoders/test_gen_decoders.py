@@ -257,7 +257,8 @@ def test_prediction_targets_follow_the_scheduler():
 def test_edit_source_residual_starts_at_the_do_nothing_edit():
     links = torch.randn(1, 1, 8, C)
     mask = torch.ones(1, 1, dtype=torch.bool)
-    source = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+    # larger than the decoder's 32 px: the residual build adds its change to the full-size source
+    source = torch.randint(0, 256, (3, 48, 40), dtype=torch.uint8)
     outputs = {}
     for residual in (True, False):
         decoder = MODELS.build(_cfg('edit_tiny.py', 'edit_decoder', source_residual=residual))
@@ -271,12 +272,25 @@ def test_edit_source_residual_starts_at_the_do_nothing_edit():
         if residual:  # only the zero output convolution learns on the first step
             decoder.train().loss(links, mask, [source], _samples(1, 32))['loss_noise'].backward()
             assert decoder.unet.conv_out.weight.grad.abs().sum() > 0
-    assert outputs[True].max() <= 1  # x0 = source: the source comes back (uint8 rounding)
+    # x0 = source: the source comes back at its own resolution, not blurred through 32 px
+    assert outputs[True].max() <= 1 and outputs[True].float().mean() < 0.01
     assert outputs[False].float().mean() > 30  # x0 = 0: a flat grey image
     with pytest.raises(ValueError, match='source_residual=True needs'):
         cfg = _cfg('edit_tiny.py', 'edit_decoder', source_residual=True)
         cfg['noise_scheduler']['prediction_type'] = 'epsilon'
         MODELS.build(cfg)
+
+
+def test_edit_source_residual_adds_its_change_to_the_full_size_source():
+    decoder = MODELS.build(_cfg('edit_tiny.py', 'edit_decoder'))
+    assert decoder.source_residual
+    decoder.test_cfg.update(guidance_scale=1.0, image_guidance_scale=1.0)
+    decoder.unet.conv_out.bias.data.fill_(0.2)  # weights stay zero: x0 = source + 0.2 everywhere
+    source = torch.randint(0, 200, (3, 48, 40), dtype=torch.uint8)  # + 0.2 stays inside [-1, 1]
+    links, mask = torch.randn(1, 1, 8, C), torch.ones(1, 1, dtype=torch.bool)
+    out = decoder.eval().predict(links, mask, [source], [MMDataSample()])[0].pred_image
+    change = out.int() - source.int()  # 0.2 of the [-1, 1] range is 25.5 grey levels
+    assert out.shape == source.shape and change.min() >= 25 and change.max() <= 26
 
 
 def test_sample_without_caption_is_named():

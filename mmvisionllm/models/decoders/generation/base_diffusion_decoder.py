@@ -327,10 +327,17 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
         scheduler = build_sample_scheduler(self.sample_scheduler_cfg, self.noise_scheduler)
         model_fn = partial(self._guided_output, context=context, source=source, cfg=cfg)
         latents = denoise_loop(scheduler, model_fn, latents, int(cfg['num_inference_steps']))
-        pixels = self.codec.decode(latents)
-        sizes = None
-        if self.uses_source_image:
-            sizes = [tuple(images[i].shape[-2:]) for i in keep]
-        for i, image in zip(keep, self.codec.to_uint8(pixels, sizes)):
+        outputs = self._output_images(self.codec.decode(latents), source,
+                                      None if images is None else [images[i] for i in keep])
+        for i, image in zip(keep, outputs):
             data_samples[i].pred_image = image
         return data_samples
+
+    def _output_images(self, pixels: Tensor, source: Optional[Tensor],
+                       source_images: Optional[List[Tensor]]) -> List[Tensor]:
+        """uint8 [3, H_i, W_i] images of the decoded samples [B, 3, H, W] in [-1, 1]: generated
+        images keep ``image_size``, edited ones take their source image's size."""
+        sizes = None
+        if self.uses_source_image:
+            sizes = [tuple(image.shape[-2:]) for image in source_images]
+        return self.codec.to_uint8(pixels, sizes)

@@ -7,9 +7,10 @@ image's latent (posterior mode) is concatenated to the noisy latent (8 UNet inpu
 latent space, 6 in pixel space; a pretrained 4-channel UNet is widened with zero weights for the new
 channels), text and image conditions are dropped in training, and sampling uses dual guidance.
 """
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmvisionllm.registry import MODELS
@@ -38,7 +39,10 @@ class InstructEditDecoder(BaseDiffusionDecoder):
     decoder returns the source — the do-nothing edit — instead of noise; small pixel-space
     builds learn the instructed change far sooner this way, since most pixels of an edit are
     unchanged. Image guidance ``s_I > 1`` extrapolates away from the image-free prediction as usual,
-    so residual builds are sampled with ``s_I`` near 1.
+    so residual builds are sampled with ``s_I`` near 1. The output of a residual build is the
+    source image at its own resolution plus the predicted change (the decoded sample minus the
+    decoded source latent, resized to the source): what the edit leaves alone is not blurred by
+    the round trip through the decoder's ``image_size`` (or the VAE).
 
     Args:
         routing_tokens (Sequence[str]): Defaults to ``('[EDIT]',)``.
@@ -82,6 +86,21 @@ class InstructEditDecoder(BaseDiffusionDecoder):
         """UNet prediction [B, c, h, w], plus the given source latent with ``source_residual``."""
         out = super()._unet(latents, timesteps, context, source)
         return out + source if self.source_residual else out
+
+    def _output_images(self, pixels: Tensor, source: Optional[Tensor],
+                       source_images: Optional[List[Tensor]]) -> List[Tensor]:
+        """Edited images [3, H_i, W_i] uint8 at the sources' sizes; with ``source_residual`` the
+        predicted change is added to the full-resolution source (see the class docstring)."""
+        if not self.source_residual:
+            return super()._output_images(pixels, source, source_images)
+        changes = pixels - self.codec.decode(source)
+        outputs = []
+        for change, image in zip(changes, source_images):
+            original = image.to(device=change.device, dtype=torch.float32) / 127.5 - 1.0
+            change = F.interpolate(change[None], size=tuple(image.shape[-2:]), mode='bilinear',
+                                   align_corners=False)
+            outputs += self.codec.to_uint8(original[None] + change)
+        return outputs
 
     def _drop_conditions(self, context: Tensor,
                          source: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
