@@ -89,6 +89,40 @@ def test_text_dict_stands_in_for_bert(decoder):
     assert torch.allclose(text['embedded'], expected)
 
 
+def test_link_norm_removes_the_shared_component_of_the_real_targets():
+    """With ``link_norm_cfg`` the real targets' features are batch-normalised: a component that
+    every target shares (one large direction of a small LLM's query states) is gone, and padding
+    neither enters the statistics nor gets a feature."""
+    torch.manual_seed(0)
+    cfg = copy.deepcopy(Config.fromfile(DET_TINY).det_decoder)
+    cfg.update(in_channels=LLM_WIDTH, link_norm_cfg=dict(type='BN1d'))
+    decoder = MODELS.build(cfg)
+    decoder.init_weights()
+    embeds, mask = link_inputs(4, 3, valid=[3, 1, 2, 3])
+    shared = torch.randn(LLM_WIDTH) * 50
+    with torch.no_grad():
+        plain = build_decoder().text_dict(embeds + shared, mask)['embedded']
+        decoder.train()
+        text = decoder.text_dict(embeds + shared, mask)
+        padded_embeds = (embeds + shared).clone()
+        padded_embeds[~mask] = 1e4  # padding must not move the statistics
+        again = decoder.text_dict(padded_embeds, mask)['embedded']
+    real = text['embedded'][mask]
+    plain_real = plain[mask]
+    assert plain_real.mean(0).norm() > 2 * plain_real.std(0).mean()  # the shared part dominates
+    assert real.mean(0).abs().max() < 1e-4 and torch.allclose(real.std(0, unbiased=False),
+                                                              torch.ones(256), atol=1e-2)
+    assert torch.equal(text['embedded'][~mask], torch.zeros_like(text['embedded'][~mask]))
+    assert torch.allclose(again[mask], real, atol=1e-5)
+    assert decoder.link_norm.running_mean.abs().sum() > 0
+    # a training batch with a single target uses the running statistics instead of failing
+    one_embeds, one_mask = link_inputs(1, 1)
+    single = decoder.text_dict(one_embeds, one_mask)['embedded']
+    assert decoder.training and torch.isfinite(single).all()
+    decoder.eval()
+    assert torch.allclose(decoder.text_dict(one_embeds, one_mask)['embedded'], single)
+
+
 def test_loss_on_mixed_det_seg_grd_batch(decoder, scenes):
     decoder.train()
     samples = [det_sample(scenes[0], 0, '[DET]'), det_sample(scenes[1], 1, '[SEG]'),

@@ -5,7 +5,10 @@ One Grounding DINO serves the three routing tokens, as in VisionLLM v2:
 * link embeddings [B, T, N, C] → MLP C→256 → mean over the N queries → [B, T, 256] "text" features,
   used where Grounding DINO used BERT tokens (one token per target; each token is its own
   sub-sentence: position id 0 and self-attention to itself only, so the targets' order carries no
-  meaning); ``link_mask`` is the text token mask;
+  meaning); ``link_mask`` is the text token mask. Optionally (``link_norm_cfg``, e.g. BN1d) the
+  features of the real targets are normalised over the batch first: a small from-scratch LLM's
+  query hidden states share one large component, which turns the contrastive logits into an
+  objectness ranking scaled per target; normalising leaves what tells the targets apart;
 * ``[DET]``: the targets are class names, detection label i = target i, mapped to the dataset's
   label with metainfo ``target_label_ids`` when present;
 * ``[SEG]``: the same plus the mask branch (losses and predicted ``masks``);
@@ -17,12 +20,14 @@ without masks); ``gt_instances`` are in that view's coordinates and predictions 
 original image with ``scale_factor`` as mmdet does, so mmdet's ``CocoMetric`` (bbox, segm) and
 ``RefExpMetric`` read ``pred_instances`` unchanged.
 
-Reused: mmdet's ``MLP`` (link projection), ``DetDataSample``/``InstanceData``, and everything in
+Reused: mmdet's ``MLP`` (link projection), mmcv's ``build_norm_layer`` (the optional link
+normalisation), ``DetDataSample``/``InstanceData``, and everything in
 :class:`~.link_grounding_dino.LinkGroundingDINO` (mmdet Grounding DINO without BERT).
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmcv.cnn import build_norm_layer
 from mmdet.models.layers import MLP
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
@@ -53,6 +58,9 @@ class LinkGroundingDINODecoder(BaseLinkDecoder):
         masks_for_all (bool): Supervise and predict masks for every sample with mask ground truth,
             whatever its token. Defaults to False.
         grounding_topk (int): Boxes kept for a grounding sample, best first. Defaults to 1.
+        link_norm_cfg (dict, optional): Norm layer over the batch's target features (mmcv
+            ``build_norm_layer``, e.g. ``dict(type='BN1d')``); padded targets are left out of its
+            statistics. Defaults to None (no normalisation, as Grounding DINO's BERT features).
         init_cfg (dict, optional): MMEngine initialisation config.
     """
 
@@ -65,6 +73,7 @@ class LinkGroundingDINODecoder(BaseLinkDecoder):
                  grounding_tokens: Sequence[str] = ('[GRD]', ),
                  masks_for_all: bool = False,
                  grounding_topk: int = 1,
+                 link_norm_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(routing_tokens, num_queries, in_channels, init_cfg=init_cfg)
         self.detector = MODELS.build(detector)
@@ -74,6 +83,9 @@ class LinkGroundingDINODecoder(BaseLinkDecoder):
         self.grounding_tokens = tuple(grounding_tokens)
         self.masks_for_all = masks_for_all
         self.grounding_topk = grounding_topk
+        self.link_norm = None
+        if link_norm_cfg is not None:
+            self.link_norm = build_norm_layer(link_norm_cfg, embed_dims)[1]
 
     def text_dict(self, link_embeds: Tensor, link_mask: Tensor) -> Dict[str, Tensor]:
         """Turn link embeddings into Grounding DINO's text inputs.
@@ -91,12 +103,31 @@ class LinkGroundingDINODecoder(BaseLinkDecoder):
         batch_size, num_targets = link_mask.shape
         device = embedded.device
         token_mask = link_mask.to(device=device, dtype=torch.bool)
+        if self.link_norm is not None:
+            embedded = self._normalise_targets(embedded, token_mask)
         self_masks = torch.eye(num_targets, dtype=torch.bool, device=device)
         return dict(
             embedded=embedded,
             text_token_mask=token_mask,
             position_ids=torch.zeros((batch_size, num_targets), dtype=torch.long, device=device),
             masks=self_masks.unsqueeze(0).expand(batch_size, -1, -1).contiguous())
+
+    def _normalise_targets(self, embedded: Tensor, token_mask: Tensor) -> Tensor:
+        """Apply ``link_norm`` to the real targets' features [K, 256] (padding stays zero).
+
+        A training batch with a single target cannot give batch statistics; it is normalised with
+        the running ones.
+        """
+        rows = embedded[token_mask]
+        if self.training and rows.size(0) < 2:
+            self.link_norm.eval()
+            rows = self.link_norm(rows)
+            self.link_norm.train()
+        else:
+            rows = self.link_norm(rows)
+        normalised = embedded.new_zeros(embedded.shape)
+        normalised[token_mask] = rows
+        return normalised
 
     def emitted_targets_error(self, routing_tokens: Sequence[str]) -> Optional[str]:
         """More targets than the head's text length cannot be decoded in one pass."""
