@@ -50,6 +50,12 @@ class HFCausalLM(BaseModule):
             ``lora_dropout``, ``target_modules``, ``train_new_tokens``). None disables LoRA.
         gradient_checkpointing (bool): Recompute decoder-layer activations in backward.
         attn_implementation (str, optional): HF attention backend, e.g. ``'sdpa'``.
+        embed_scale (float): Factor on the token embeddings fed to the model (image, region and
+            query rows are written in afterwards, unscaled). Defaults to 1.0, as a pretrained LLM
+            was trained. A small LLM trained from scratch can take ``sqrt(hidden_size)``, Gemma's
+            input scaling: its sub-layers grow to outputs hundreds of times the norm of its
+            0.02-initialised embeddings, which then no longer tell the words apart after the first
+            layer (docs/en/training_recipe.md, "The tiny LLM's embedding scale").
         init_cfg (dict, optional): Unused: the HF model initialises (or loads) its own weights.
     """
 
@@ -61,8 +67,12 @@ class HFCausalLM(BaseModule):
                  lora: Optional[dict] = None,
                  gradient_checkpointing: bool = False,
                  attn_implementation: Optional[str] = None,
+                 embed_scale: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if embed_scale <= 0:
+            raise ValueError(f'llm.embed_scale must be positive, got {embed_scale}')
+        self.embed_scale = float(embed_scale)
         if (config is None) == (pretrained_path is None):
             raise ValueError('llm: give exactly one of `config` (random init) or `pretrained_path`')
         tokenizer_path = tokenizer_path or pretrained_path
@@ -155,7 +165,7 @@ class HFCausalLM(BaseModule):
         return self.model.get_input_embeddings()
 
     def embed(self, input_ids: Tensor) -> Tensor:
-        """Token embeddings.
+        """Token embeddings, times ``embed_scale``.
 
         Args:
             input_ids (Tensor): [B, L] token ids.
@@ -163,7 +173,8 @@ class HFCausalLM(BaseModule):
         Returns:
             Tensor: [B, L, C] embeddings.
         """
-        return self.get_input_embeddings()(input_ids)
+        embeds = self.get_input_embeddings()(input_ids)
+        return embeds if self.embed_scale == 1.0 else embeds * self.embed_scale
 
     def forward(self, **kwargs):
         """Call the HF model (``inputs_embeds``, ``attention_mask``, ``labels``, cache ...)."""

@@ -137,3 +137,32 @@ def test_chat_remaps_dataset_labels_by_emitted_name(model):
     assert sample.metainfo['target_names'] == ['square', 'star', 'circle']
     assert sample.metainfo['target_label_ids'] == [2, -1, 4]      # 'star' was not a target
     assert sample.pred_instances.labels.tolist() == [0, 1, 2]
+
+
+def test_embed_scale_scales_the_word_rows_only(tokenizer_dir):
+    """``llm.embed_scale`` multiplies the token embeddings; the image rows (and query rows) are
+    written in unscaled, and cached generation still reads the same embeddings as a full pass."""
+    torch.manual_seed(0)
+    cfg = tiny_model_cfg(tokenizer_dir, TOY_DET, max_new_tokens=6)
+    cfg['llm']['embed_scale'] = 8.0
+    scaled = build_model(cfg).eval()
+    sample = make_sample('vqa', '<image>\nwhat colour is the circle ?', 'red')
+    data = scaled.data_preprocessor(dict(inputs=random_inputs(1), data_samples=[sample]))
+    ids = data['inputs']['input_ids']
+    image_tokens, _ = scaled.encode_images(data['inputs']['clip_pixels'], data['data_samples'])
+    embeds = scaled.embed_inputs(ids, image_tokens[0], None)
+    table = scaled.llm.get_input_embeddings().weight
+    is_image = ids == scaled.image_token_id
+    torch.testing.assert_close(embeds[~is_image], 8.0 * table[ids[~is_image]])
+    torch.testing.assert_close(embeds[is_image], image_tokens[0])
+    expected = _naive_greedy(scaled, data, scaled.max_new_tokens)
+    predicted = scaled(**data, mode='predict')[0]
+    assert predicted.metainfo['pred_text'] == scaled.tokenizer.decode(
+        expected, clean_up_tokenization_spaces=True)
+
+
+def test_embed_scale_must_be_positive(tokenizer_dir):
+    cfg = tiny_model_cfg(tokenizer_dir)
+    cfg['llm']['embed_scale'] = 0.0
+    with pytest.raises(ValueError, match='embed_scale must be positive'):
+        build_model(cfg)
