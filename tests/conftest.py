@@ -1,4 +1,4 @@
-"""Shared test set-up: register every module once, keep torch to two threads on the 2-core machine."""
+"""Shared test set-up: register every module once, keep torch to two threads (2-core machine)."""
 import os
 import os.path as osp
 import sys

@@ -1,4 +1,5 @@
-"""Train a model from a config, the mmdet way: ``python tools/train.py CONFIG [--work-dir D] [--resume]``."""
+"""Train a model from a config, the mmdet way: ``python tools/train.py CONFIG [--work-dir D]
+[--resume]``."""
 import argparse
 import os
 import os.path as osp
@@ -14,21 +15,27 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
-    parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision training')
-    parser.add_argument('--auto-scale-lr', action='store_true', help='scale the LR by the batch size')
+    parser.add_argument(
+        '--amp', action='store_true', help='enable automatic mixed precision training')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true', help='scale the LR by the batch size')
     parser.add_argument(
         '--resume',
         nargs='?',
         type=str,
         const='auto',
-        help='resume from the given checkpoint; with no value, from the latest checkpoint in the work dir')
+        help='resume from the given checkpoint; with no value, from the latest checkpoint in '
+        'the work dir')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. --cfg-options train_cfg.max_epochs=2')
     parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:

@@ -1,8 +1,8 @@
 """The multimodal data sample that flows from the datasets through VisionLLMv2 into the metrics.
 
-It extends mmdet's ``DetDataSample`` (so mmdet's ``CocoMetric``/``RefExpMetric`` and visualiser read it
-unchanged: ``gt_instances``, ``pred_instances``, ``img_id``, ``ori_shape`` ...) with the fields of the
-conversation and of the super link. mmpose's metric reads the same ``pred_instances`` fields
+It extends mmdet's ``DetDataSample`` (so mmdet's ``CocoMetric``/``RefExpMetric`` and visualiser read
+it unchanged: ``gt_instances``, ``pred_instances``, ``img_id``, ``ori_shape`` ...) with the fields
+of the conversation and of the super link. mmpose's metric reads the same ``pred_instances`` fields
 (``keypoints``, ``keypoint_scores``) from it.
 
 Fields (data):
@@ -13,10 +13,10 @@ Fields (data):
     gt_image / pred_image (Tensor): [3, H, W] uint8 images of the generation/editing tasks.
 
 Fields (metainfo):
-    task (str): the task name, e.g. ``'det'``, ``'grd'``, ``'seg'``, ``'pose'``, ``'gen'``, ``'edit'``,
-        ``'vqa'``, ``'caption'``, ``'region'``.
-    conversation (list[dict]): LLaVA-style turns ``{'from': 'human'|'gpt', 'value': str}``; the image
-        placeholder is ``<image>``, region placeholders are ``<region>``, and routing tokens
+    task (str): the task name, e.g. ``'det'``, ``'grd'``, ``'seg'``, ``'pose'``, ``'gen'``,
+        ``'edit'``, ``'vqa'``, ``'caption'``, ``'region'``.
+    conversation (list[dict]): LLaVA-style turns ``{'from': 'human'|'gpt', 'value': str}``; the
+        image placeholder is ``<image>``, region placeholders are ``<region>``, and routing tokens
         (``[DET]``...) appear in the answers where a decoder must be called.
     target_names (list[str]): one name per routing token in the answer, in order (class names for
         detection, the referring expression for grounding).

@@ -1,23 +1,25 @@
 """Compatibility shims between MMEngine 0.10.7 and torch >= 2.6.
 
-torch 2.6 made ``torch.load(..., weights_only=True)`` the default. MMEngine 0.10.7 calls ``torch.load``
-without that argument when it loads and resumes checkpoints, and its checkpoints pickle a few
-non-tensor objects, so every resume fails with ``UnpicklingError: Weights only load failed``:
+torch 2.6 made ``torch.load(..., weights_only=True)`` the default. MMEngine 0.10.7 calls
+``torch.load`` without that argument when it loads and resumes checkpoints, and its checkpoints
+pickle a few non-tensor objects, so every resume fails with ``UnpicklingError: Weights only load
+failed``:
 
 * ``HistoryBuffer`` objects of the message hub, whose ``__getstate__`` also pickles its class-level
   table of statistics functions (``HistoryBuffer.min`` ...) as ``getattr(HistoryBuffer, 'min')``;
 * numpy arrays, dtypes and scalars in the logged history and runtime info;
 * ``collections.Counter`` (milestones of ``MultiStepLR``).
 
-Trust model: we keep ``weights_only=True`` and only *allow-list* the exact data types MMEngine itself
-writes (``torch.serialization.add_safe_globals``). ``getattr`` is deliberately NOT allow-listed — it
-would let a crafted file reach arbitrary attributes — so instead ``HistoryBuffer.__getstate__`` is made
-to leave out the default statistics functions, which ``HistoryBuffer.__setstate__`` re-registers
-anyway. Checkpoints written with mmvisionllm imported therefore load with ``weights_only=True``; a file
-that pickles anything else (classes, callables: what makes unpickling run code) is still refused. We
-never set ``weights_only=False`` globally. A trusted checkpoint written by plain MMEngine (with the
-``getattr`` entries) can be converted once with an explicit
-``torch.load(path, weights_only=False)`` + ``torch.save`` by the user who vouches for the file.
+Trust model: we keep ``weights_only=True`` and only *allow-list* the exact data types MMEngine
+itself writes (``torch.serialization.add_safe_globals``). ``getattr`` is deliberately NOT
+allow-listed — it would let a crafted file reach arbitrary attributes — so instead
+``HistoryBuffer.__getstate__`` is made to leave out the default statistics functions, which
+``HistoryBuffer.__setstate__`` re-registers anyway. Checkpoints written with mmvisionllm imported
+therefore load with ``weights_only=True``; a file that pickles anything else (classes, callables:
+what makes unpickling run code) is still refused. We never set ``weights_only=False`` globally. A
+trusted checkpoint written by plain MMEngine (with the ``getattr`` entries) can be converted once
+with an explicit ``torch.load(path, weights_only=False)`` + ``torch.save`` by the user who vouches
+for the file.
 """
 import collections
 from typing import List

@@ -9,9 +9,9 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """Import every mmvisionllm package that registers modules, and the compat shims.
 
     Args:
-        init_default_scope (bool): Whether to make ``mmvisionllm`` the default scope, so that configs can
-            name our types without a prefix. If another scope is current, a new uniquely named
-            ``mmvisionllm`` scope instance is created and made current. Defaults to True.
+        init_default_scope (bool): Whether to make ``mmvisionllm`` the default scope, so that
+            configs can name our types without a prefix. If another scope is current, a new uniquely
+            named ``mmvisionllm`` scope instance is created and made current. Defaults to True.
     """
     import mmvisionllm.apis  # noqa: F401,F403
     import mmvisionllm.datasets  # noqa: F401,F403

@@ -73,7 +73,8 @@ def pose_predictions(shift: float) -> list:
         xyxy = np.array([[x, y, x + w, y + h] for _, x, y, w, h in boxes], dtype=np.float32)
         # several persons per image (bottom-up style): 'id' must be a sequence, otherwise mmpose
         # de-duplicates the instances of one sample as if they were one top-down prediction
-        samples.append(dict(id=[img_id * 10 + i for i in range(len(boxes))], img_id=img_id, ori_shape=(100, 100), gt_instances=dict(),
+        samples.append(dict(id=[img_id * 10 + i for i in range(len(boxes))], img_id=img_id,
+                            ori_shape=(100, 100), gt_instances=dict(),
                             pred_instances=dict(keypoints=kpts,
                                                 keypoint_scores=np.ones(kpts.shape[:2]),
                                                 bboxes=xyxy, bbox_scores=np.ones(len(boxes)))))

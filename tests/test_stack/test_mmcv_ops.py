@@ -1,4 +1,4 @@
-"""mmcv's compiled ops load and MultiScaleDeformableAttention runs forward and backward on the CPU."""
+"""mmcv's compiled ops load; MultiScaleDeformableAttention runs forward and backward on CPU."""
 import torch
 from mmcv.ops import MultiScaleDeformableAttention, nms
 
@@ -12,7 +12,7 @@ def test_compiled_nms_known_answer():
 
 
 def identity_attention(embed_dims: int) -> MultiScaleDeformableAttention:
-    """One level, one point, zero offsets, identity projections: samples the value at the reference."""
+    """One level, one point, zero offsets, identity projections: samples at the reference."""
     attn = MultiScaleDeformableAttention(
         embed_dims=embed_dims, num_heads=2, num_levels=1, num_points=1, batch_first=True)
     with torch.no_grad():

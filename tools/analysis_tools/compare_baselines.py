@@ -1,13 +1,13 @@
 """Side-by-side table of the generalist's and the specialists' test metrics, with ratios.
 
-Reads the ``test_metrics.json`` that ``tools/test.py`` writes into each work dir and prints (and with
-``--out``, writes) a Markdown table::
+Reads the ``test_metrics.json`` that ``tools/test.py`` writes into each work dir and prints (and
+with ``--out``, writes) a Markdown table::
 
     python tools/analysis_tools/compare_baselines.py --generalist work_dirs/demo \
         --specialist det=work_dirs/dino_tiny --specialist pose=work_dirs/pose_tiny --out table.md
 
-A row is ``label|generalist metric key|specialist name|specialist metric key``; the defaults cover the
-ShapesWorld configs of this repository and ``--row`` replaces them.
+A row is ``label|generalist metric key|specialist name|specialist metric key``; the defaults cover
+the ShapesWorld configs of this repository and ``--row`` replaces them.
 """
 import argparse
 import json

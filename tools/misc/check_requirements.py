@@ -1,7 +1,8 @@
 """Check that every requirement in the given pip requirement files is installed.
 
-Used by ``tools/misc/install_env.sh`` to skip pip calls whose requirements are already met, which is what
-makes a second ``make install`` fast. Prints each unmet requirement and exits with 1 if there is any.
+Used by ``tools/misc/install_env.sh`` to skip pip calls whose requirements are already met, which is
+what makes a second ``make install`` fast. Prints each unmet requirement and exits with 1 if there
+is any.
 """
 import sys
 from importlib import metadata

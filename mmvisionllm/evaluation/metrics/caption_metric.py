@@ -1,7 +1,8 @@
 """Caption metric: BLEU-4 and CIDEr from pycocoevalcap's scorers.
 
-Reused: ``pycocoevalcap``'s ``Bleu`` and ``Cider`` scorers (the COCO caption evaluation code), fed with
-a simple lower-case word tokenisation instead of its Java PTB tokenizer, so it runs without a JVM.
+Reused: ``pycocoevalcap``'s ``Bleu`` and ``Cider`` scorers (the COCO caption evaluation code), fed
+with a simple lower-case word tokenisation instead of its Java PTB tokenizer, so it runs without a
+JVM.
 
 With ``shuffled_references`` the metric also scores every caption against the references of the
 next image (a fixed derangement): a captioner that ignores the image scores the same both ways (a
@@ -50,11 +51,12 @@ class CaptionMetric(BaseMetric):
 
     def process(self, data_batch: Optional[dict], data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
+            img_id = sample.get('img_id', '?')
             for key in ('pred_text', 'gt_captions'):
                 if key not in sample:
-                    raise KeyError(f'CaptionMetric: sample {sample.get("img_id", "?")} has no `{key}`')
+                    raise KeyError(f'CaptionMetric: sample {img_id} has no `{key}`')
             if not sample['gt_captions']:
-                raise ValueError(f'CaptionMetric: sample {sample.get("img_id", "?")} has no caption')
+                raise ValueError(f'CaptionMetric: sample {img_id} has no caption')
             self.results.append((tokenize_caption(sample['pred_text']),
                                  [tokenize_caption(c) for c in sample['gt_captions']]))
 

@@ -52,7 +52,7 @@ class TaskFilteredMetric(BaseMetric):
         raise NotImplementedError('TaskFilteredMetric delegates evaluate() to its wrapped metric')
 
     def evaluate(self, size: int) -> Dict[str, float]:
-        """Evaluate the wrapped metric on the kept samples (``size`` counts all tasks, so unused)."""
+        """Evaluate the wrapped metric on the kept samples (``size``, over all tasks, is unused)."""
         count = torch.tensor(self.num_samples)
         if get_world_size() > 1:
             all_reduce(count)

@@ -1,11 +1,11 @@
 """The decoder plugin contract of the super link.
 
-A decoder is any registered subclass of :class:`BaseLinkDecoder`. VisionLLMv2 builds the decoders named
-in its config (``decoders=dict(det=dict(type=...), pose=...)``), creates one learnable query table of
-``num_queries`` rows per decoder, adds the decoder's ``routing_tokens`` to the tokenizer and, whenever
-one of them occurs in a sequence, appends the queries after it. The last-layer LLM hidden states at the
-query positions (the link embeddings) are handed to the decoder. The core knows nothing else about a
-decoder: boxes, keypoints and images live entirely in the plugin.
+A decoder is any registered subclass of :class:`BaseLinkDecoder`. VisionLLMv2 builds the decoders
+named in its config (``decoders=dict(det=dict(type=...), pose=...)``), creates one learnable query
+table of ``num_queries`` rows per decoder, adds the decoder's ``routing_tokens`` to the tokenizer
+and, whenever one of them occurs in a sequence, appends the queries after it. The last-layer LLM
+hidden states at the query positions (the link embeddings) are handed to the decoder. The core knows
+nothing else about a decoder: boxes, keypoints and images live entirely in the plugin.
 """
 from abc import ABCMeta, abstractmethod
 from typing import Dict, List, Optional, Sequence
@@ -26,19 +26,20 @@ class BaseLinkDecoder(BaseModule, metaclass=ABCMeta):
             ``('[DET]', '[SEG]', '[GRD]')``. Each must be unique among the configured decoders.
         num_queries (int): Number of learnable query embeddings the LLM processes after each routing
             token (N). The decoder receives N link embeddings per target.
-        in_channels (int): Width C of the link embeddings, i.e. the LLM hidden size. The core passes it
-            when the config leaves it out and checks it otherwise.
+        in_channels (int): Width C of the link embeddings, i.e. the LLM hidden size. The core passes
+            it when the config leaves it out and checks it otherwise.
         init_cfg (dict, optional): MMEngine initialisation config.
 
     Calling convention of :meth:`loss` and :meth:`predict`:
-        link_embeds (Tensor): [B, T, N, C] link embeddings, T = the largest number of routing tokens of
-            this decoder in one sample of the batch (one per target: class name, referred object...).
+        link_embeds (Tensor): [B, T, N, C] link embeddings, T = the largest number of routing tokens
+            of this decoder in one sample of the batch (one per target: class name, referred
+            object...).
         link_mask (Tensor): [B, T] bool, True where a target exists.
-        images (list[Tensor] | None): the decoder's own image view per sample, uint8 [3, H, W] as packed
-            by the data pipeline (the decoder normalises and pads it itself, e.g. with an mmdet
-            ``DetDataPreprocessor``), or None when the batch has no image view.
-        data_samples (list[MMDataSample]): the batch's samples; their metainfo ``link_tokens`` lists,
-            per target, which routing token produced it.
+        images (list[Tensor] | None): the decoder's own image view per sample, uint8 [3, H, W] as
+            packed by the data pipeline (the decoder normalises and pads it itself, e.g. with an
+            mmdet ``DetDataPreprocessor``), or None when the batch has no image view.
+        data_samples (list[MMDataSample]): the batch's samples; their metainfo ``link_tokens``
+            lists, per target, which routing token produced it.
     """
 
     def __init__(self,
