@@ -10,6 +10,8 @@ MMCV_FIND_LINKS ?= $(wildcard ../shared/wheels/torch2.13.0-cpu-cp311)
 PYTEST_ARGS ?=
 DATA_ROOT ?= data/shapesworld
 WORK_DIR ?= work_dirs/demo
+# what `make lint` checks (projects/ holds out-of-tree plugins when there are any)
+LINT_PATHS := $(wildcard mmvisionllm tools tests configs projects)
 
 DEMO_CONFIG ?= configs/visionllmv2/visionllmv2_tiny_shapesworld.py
 # stage 0 of the demo: the tiny CLIP tower learns from the training captions (the stand-in for the
@@ -43,8 +45,8 @@ test-all: install
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 lint: install
-	$(PY) -m flake8 mmvisionllm tools tests configs projects
-	$(PY) -m isort --check-only --diff mmvisionllm tools tests configs projects
+	$(PY) -m flake8 $(LINT_PATHS)
+	$(PY) -m isort --check-only --diff $(LINT_PATHS)
 
 data: install
 	$(PY) tools/misc/generate_shapesworld.py --out-dir $(DATA_ROOT) $(SW_ARGS) --reuse
