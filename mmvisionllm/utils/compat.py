@@ -2,8 +2,8 @@
 
 torch 2.6 made ``torch.load(..., weights_only=True)`` the default. MMEngine 0.10.7 calls
 ``torch.load`` without that argument when it loads and resumes checkpoints, and its checkpoints
-pickle a few non-tensor objects, so every resume fails with ``UnpicklingError: Weights only load
-failed``:
+pickle a few non-tensor objects, so every resume fails with
+``UnpicklingError: Weights only load failed``:
 
 * ``HistoryBuffer`` objects of the message hub, whose ``__getstate__`` also pickles its class-level
   table of statistics functions (``HistoryBuffer.min`` ...) as ``getattr(HistoryBuffer, 'min')``;

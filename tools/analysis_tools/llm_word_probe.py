@@ -23,8 +23,8 @@ samples, beside always giving the most frequent training label. A word the answe
 tell did not survive the LLM's layers; one the queries do not carry cannot reach the decoder
 (docs/en/training_recipe.md, "The tiny LLM's embedding scale").
 
-Reused: the config's datasets and pipelines, the model's data preprocessor, ``encode_images``,
-``embed_inputs`` and the HF model's ``output_hidden_states``.
+Reused: the config's datasets and pipelines, the model's data preprocessor and its LLM pass
+(``VisionLLMv2._run_llm``, which returns every layer's hidden states).
 """
 import argparse
 import json
@@ -33,9 +33,10 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
-from mmengine.runner import load_checkpoint
+from mmengine.runner import load_checkpoint, set_random_seed
 from torch import Tensor
 
+from mmvisionllm.models.language_models import IGNORE_INDEX
 from mmvisionllm.registry import DATASETS, MODELS
 from mmvisionllm.utils import register_all_modules
 
@@ -78,14 +79,9 @@ def routed_features(model, samples: Sequence[dict]) -> Tuple[Dict[Tuple[str, int
     """
     data = model.data_preprocessor(pseudo_collate(list(samples)), False)
     inputs, data_samples = data['inputs'], data['data_samples']
-    image_tokens, region_tokens = model.encode_images(inputs['clip_pixels'], data_samples)
-    images = [t for t in image_tokens if t is not None]
-    regions = [t for t in region_tokens if t is not None]
+    # the same LLM pass as training and teacher-forced prediction (all layers' hidden states)
+    hidden = model._run_llm(inputs, data_samples, with_labels=False).hidden_states
     input_ids = inputs['input_ids']
-    embeds = model.embed_inputs(input_ids, torch.cat(images) if images else None,
-                                torch.cat(regions) if regions else None)
-    hidden = model.llm(inputs_embeds=embeds, attention_mask=inputs['attention_mask'],
-                       output_hidden_states=True, use_cache=False).hidden_states
     routing_ids = torch.tensor(sorted(model.super_link.group_of_token), device=input_ids.device)
     query_id = model.conversation_tokenizer.query_token_id
     features: Dict[Tuple[str, int], List[Tensor]] = {}
@@ -96,7 +92,7 @@ def routed_features(model, samples: Sequence[dict]) -> Tuple[Dict[Tuple[str, int
             raise ValueError(f'sample {data_samples[b].metainfo.get("img_path")!r} has no '
                              'routing token in its answer')
         routing = int(routed[0])
-        answer = (inputs['labels'][b] != -100).nonzero().flatten()
+        answer = (inputs['labels'][b] != IGNORE_INDEX).nonzero().flatten()
         answer = answer[answer < routing]
         queries = routing + 1 + (ids[routing + 1:] == query_id).long().cumprod(0).nonzero()
         if not len(answer) or not len(queries):
@@ -184,7 +180,8 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    torch.manual_seed(args.seed)
+    # python's random too: training samples draw their instruction phrasing from it
+    set_random_seed(args.seed)
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.eval()

@@ -1,8 +1,7 @@
 """Caption metric: BLEU-4 and CIDEr from pycocoevalcap's scorers.
 
-Reused: ``pycocoevalcap``'s ``Bleu`` and ``Cider`` scorers (the COCO caption evaluation code), fed
-with a simple lower-case word tokenisation instead of its Java PTB tokenizer, so it runs without a
-JVM.
+Reused: ``pycocoevalcap``'s ``Bleu`` and ``Cider`` scorers (the COCO caption evaluation code),
+fed with a simple lower-case word tokenisation instead of its Java PTB tokenizer (no JVM needed).
 
 With ``shuffled_references`` the metric also scores every caption against the references of the
 next image (a fixed derangement): a captioner that ignores the image scores the same both ways (a
