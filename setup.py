@@ -1,8 +1,10 @@
-"""Install mmvisionllm. The OpenMMLab stack needs ordered steps (see tools/misc/install_env.sh and the
-README); ``pip install -e .`` alone installs only this package and its plain-PyPI requirements."""
+"""Install mmvisionllm.
+
+The OpenMMLab stack needs ordered steps (see tools/misc/install_env.sh and the README);
+``pip install -e .`` alone installs only this package and its plain-PyPI requirements.
+"""
 import os.path as osp
 import re
-
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -28,7 +30,7 @@ if __name__ == '__main__':
         long_description_content_type='text/markdown',
         packages=find_packages(exclude=('configs', 'tools', 'tests', 'projects', 'docs')),
         include_package_data=True,
-        python_requires='>=3.9',
+        python_requires='>=3.10',
         license='Apache License 2.0',
         install_requires=read_requirements('runtime'),
         extras_require=dict(

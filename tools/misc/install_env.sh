@@ -34,7 +34,7 @@ else
     PY="$VENV/bin/python"
 fi
 PIP=("$PY" -m pip install --disable-pip-version-check -c "$CONSTRAINTS")
-"$PY" -c 'import sys; assert sys.version_info >= (3, 9), sys.version' || die "Python >= 3.9 required"
+"$PY" -c 'import sys; assert sys.version_info >= (3, 10), sys.version' || die "Python >= 3.10 required"
 
 satisfied() {  # satisfied FILE...: all requirements in the files are installed at matching versions
     "$PY" "$ROOT/tools/misc/check_requirements.py" "$@" >/dev/null 2>&1
