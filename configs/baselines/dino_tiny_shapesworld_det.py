@@ -2,8 +2,11 @@
 # fixed class set (class embeddings instead of link embeddings). Backbone, widths, layers, queries,
 # denoising, losses/matching weights, image size (128) and schedule are those of
 # configs/_base_/models/decoders/det_tiny.py, so the two differ only in where class features come from.
-#   python tools/train.py configs/baselines/dino_tiny_shapesworld_det.py --work-dir work_dirs/dino_det
-#   python tools/test.py configs/baselines/dino_tiny_shapesworld_det.py work_dirs/dino_det/epoch_12.pth
+# (the work dir below is where the GenEval judge of the gen/edit configs and `make geneval` is read)
+#   python tools/train.py configs/baselines/dino_tiny_shapesworld_det.py \
+#       --work-dir work_dirs/dino_tiny_shapesworld_det
+#   python tools/test.py configs/baselines/dino_tiny_shapesworld_det.py \
+#       work_dirs/dino_tiny_shapesworld_det/epoch_12.pth
 _base_ = ['../_base_/datasets/shapesworld_det_mmdet.py', '../_base_/default_runtime.py']
 
 num_classes = 6  # person, circle, square, triangle, star, cross
@@ -79,7 +82,9 @@ model = dict(
 val_evaluator = dict(metric='bbox')
 test_evaluator = val_evaluator
 
-# ---- schedule shared with the VisionLLM v2 tiny detection runs (12 epochs of 250 iterations) ----
+# ---- the optimiser and 12-epoch schedule of the VisionLLM v2 tiny detection config (an epoch is 250
+# iterations here, 2000 images; ~1215 there, where it also holds the segmentation and grounding
+# samples) ----
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-4),

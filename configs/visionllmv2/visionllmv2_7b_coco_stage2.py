@@ -4,6 +4,7 @@
 # the UniPose-T pose decoder. Local files only (no hub):
 #   checkpoints/clip-vit-large-patch14-336, checkpoints/vicuna-7b-v1.5   (save_pretrained folders)
 #   data/coco/{train2017,val2017,annotations/{instances,person_keypoints}_{train,val}2017.json}
+#   data/coco/train2014   (the images of RefCOCO and VQAv2)
 #   data/coco/mdetr_annotations/final_refexp_{train,val}.json   (MDETR's RefCOCO/+/g conversion)
 #   data/vqav2/{v2_OpenEnded_mscoco_train2014_questions.json, v2_mscoco_train2014_annotations.json}
 #   data/llava/llava_v1_5_mix665k.json with its images under data/llava/

@@ -1,8 +1,8 @@
 # Tiny VisionLLM v2 with its Grounding DINO decoder ([DET] [SEG] [GRD]) on ShapesWorld detection,
 # instance segmentation and referring-expression grounding (one decoder group, mixed batches).
 #   python tools/train.py configs/visionllmv2/visionllmv2_tiny_det_shapesworld.py --work-dir D
-# Compare with configs/baselines/dino_tiny_shapesworld_{det,seg}.py: same detector sizes, image size
-# and schedule.
+# Compare with configs/baselines/dino_tiny_shapesworld_{det,seg}.py: same detector sizes, image size,
+# optimiser and 12-epoch schedule (an epoch here also holds the seg and grd samples: ~1215 batches).
 _base_ = [
     '../_base_/models/visionllmv2_tiny.py',
     '../_base_/models/decoders/det_tiny.py',

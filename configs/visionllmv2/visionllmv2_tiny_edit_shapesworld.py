@@ -1,7 +1,8 @@
 # VisionLLM v2 (tiny, random init) with the [EDIT] InstructPix2Pix-style decoder on ShapesWorld edit
 # triplets. "<image>\nPlease edit the image: make the small star green." -> "Here is the edited image
 # [EDIT]": the source scene is both the CLIP input and the decoder's source view (concatenated to the
-# noisy image, 6 UNet input channels at 64 px); the target is the re-rendered scene. LLM, query tables
+# noisy image: 8 UNet input channels at 64 px, 6 image + 2 coordinate channels); the target is the
+# re-rendered scene. LLM, query tables
 # and decoder train; CLIP stays frozen.
 # Evaluation: success (same objects and colours as the target, by the ShapesWorld DINO detector;
 # train it first with configs/baselines/dino_tiny_shapesworld_det.py, see the gen config), L1 and

@@ -110,7 +110,7 @@ test_evaluator = [
     dict(type='TaskFilteredMetric', tasks='caption',
          metric=dict(type='CaptionMetric', shuffled_references=True)),
     # Generation and editing without a trained judge (the GenEval-style object check needs the
-    # detection specialist: `make benchmark`, configs/visionllmv2/visionllmv2_tiny_gen_shapesworld.py):
+    # detection specialist: `make geneval`, configs/visionllmv2/visionllmv2_tiny_gen_shapesworld.py):
     # pixel statistics of the generated images beside those of the mean target image given for
     # every prompt, and the edits' L1/PSNR to their targets beside those of the unedited source
     # (the do-nothing edit).
