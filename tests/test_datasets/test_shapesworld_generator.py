@@ -10,6 +10,7 @@ from transformers import AutoTokenizer
 from mmvisionllm.datasets.instruction_templates import (TASK_INSTRUCTIONS, all_template_texts,
                                                         format_instruction)
 from mmvisionllm.datasets.shapesworld import generate_shapesworld, render_scene, sample_scene
+from mmvisionllm.datasets.shapesworld.generator import STAMP_FILE
 from mmvisionllm.datasets.shapesworld.world_spec import (JOINT_WEIGHTS, KEYPOINT_NAMES,
                                                          KEYPOINT_SIGMAS, SKELETON)
 from .conftest import DATASET_CONFIG_DIR, load_json
@@ -73,6 +74,23 @@ def test_rejects_bad_arguments(tmp_path):
         generate_shapesworld(str(tmp_path / 'a'), img_size=32, show_progress=False)
     with pytest.raises(ValueError, match='>= 0'):
         generate_shapesworld(str(tmp_path / 'b'), num_train=-1, show_progress=False)
+
+
+def test_generation_record_goes_only_when_the_output_is_replaced(tmp_path):
+    out = tmp_path / 'sw'
+    generate_shapesworld(str(out), num_train=2, num_val=1, show_progress=False)
+    stamp = out / STAMP_FILE
+    stamp.write_text('{"seed": 0}')
+    # refused runs leave the output and its record alone
+    with pytest.raises(FileExistsError):
+        generate_shapesworld(str(out), num_train=2, num_val=1, show_progress=False)
+    with pytest.raises(ValueError, match='img_size'):
+        generate_shapesworld(str(out), img_size=32, overwrite=True, show_progress=False)
+    assert stamp.read_text() == '{"seed": 0}'
+    # replacing the output drops the record (the tool writes a new one once generation is done)
+    generate_shapesworld(str(out), num_train=2, num_val=1, overwrite=True, show_progress=False)
+    assert not stamp.exists()
+    assert (out / 'annotations' / 'instances_train.json').is_file()
 
 
 @pytest.mark.parametrize('img_size', [64, 128, 192])

@@ -6,14 +6,11 @@ Example:
 """
 import argparse
 import json
-import os
 import os.path as osp
 import time
 
 from mmvisionllm.datasets.shapesworld import generate_shapesworld
-from mmvisionllm.datasets.shapesworld.generator import GENERATOR_VERSION
-
-STAMP_FILE = 'generation.json'
+from mmvisionllm.datasets.shapesworld.generator import GENERATOR_VERSION, STAMP_FILE
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,9 +52,6 @@ def main() -> None:
     if args.reuse and read_record(args.out_dir) == record:
         print(f'{args.out_dir} already holds this generation ({record}); reusing it')
         return
-    stamp = osp.join(args.out_dir, STAMP_FILE)
-    if osp.isfile(stamp):  # an interrupted run must not leave a stamp that vouches for its output
-        os.remove(stamp)
     start = time.perf_counter()
     summary = generate_shapesworld(
         args.out_dir,
@@ -67,7 +61,7 @@ def main() -> None:
         img_size=args.img_size,
         overwrite=args.overwrite or args.reuse,
         show_progress=not args.no_progress)
-    with open(stamp, 'w') as f:
+    with open(osp.join(args.out_dir, STAMP_FILE), 'w') as f:
         json.dump(record, f, indent=2, sort_keys=True)
     print(json.dumps(summary, indent=2, sort_keys=True))
     print(f'Wrote {args.out_dir} in {time.perf_counter() - start:.1f} s')

@@ -21,13 +21,17 @@ from .scene_sampler import sample_scene
 from .split_writer import ShapesWorldSplitWriter
 from .vocabulary import build_word_level_tokenizer, save_tokenizer
 
-__all__ = ['SPLIT_CODES', 'OUTPUT_SUBDIRS', 'generate_shapesworld']
+__all__ = ['SPLIT_CODES', 'OUTPUT_SUBDIRS', 'STAMP_FILE', 'generate_shapesworld']
 
 #: Second element of each scene's seed, per split.
 SPLIT_CODES: Dict[str, int] = {'train': 0, 'val': 1}
 #: Sub-directories written (and replaced with ``overwrite=True``).
 OUTPUT_SUBDIRS = ('images', 'annotations', 'tokenizer')
 GENERATOR_VERSION = '1.0'
+#: Record of the arguments a complete output was generated with (written by
+#: tools/misc/generate_shapesworld.py, removed here as soon as an output is replaced, so an
+#: interrupted generation leaves no record that vouches for it).
+STAMP_FILE = 'generation.json'
 
 
 def _prepare_out_dir(out_dir: str, overwrite: bool) -> None:
@@ -36,6 +40,9 @@ def _prepare_out_dir(out_dir: str, overwrite: bool) -> None:
         raise FileExistsError(
             f'{out_dir} already holds ShapesWorld output ({", ".join(existing)}); pass '
             'overwrite=True (--overwrite) to replace it')
+    stamp = osp.join(out_dir, STAMP_FILE)
+    if osp.isfile(stamp):
+        os.remove(stamp)
     for sub_dir in existing:
         shutil.rmtree(osp.join(out_dir, sub_dir))
     os.makedirs(out_dir, exist_ok=True)
