@@ -37,3 +37,22 @@ def test_missing_work_dir_is_named(tmp_path):
          str(tmp_path / 'nowhere')], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert 'nowhere/test_metrics.json not found' in proc.stderr
+
+
+def test_mistyped_rows_and_specialists_are_errors(tmp_path):
+    gen = write_metrics(tmp_path / 'gen', {'det/bbox_mAP': 0.6})
+    det = write_metrics(tmp_path / 'det', {'coco/bbox_mAP': 0.5})
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, 'tools/analysis_tools/compare_baselines.py', '--generalist', gen,
+             *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+
+    proc = run('--specialist', f'dett={det}')
+    assert proc.returncode != 0 and "specialist(s) ['dett']" in proc.stderr
+    proc = run('--specialist', f'det={det}', '--row', 'box AP|det/bbox_mAP|det|coco/bbox_AP')
+    assert proc.returncode != 0 and "'det' has no metric 'coco/bbox_AP'" in proc.stderr
+    proc = run('--row', 'box AP|det/box_mAP|det|coco/bbox_mAP')
+    assert proc.returncode != 0 and "row 'box AP'" in proc.stderr
+    proc = run('--specialist', f'det={det}', '--row', 'box AP|det/bbox_mAP|det|coco/bbox_mAP')
+    assert proc.returncode == 0 and '| box AP | 0.600 | 0.500 | 1.20 |' in proc.stdout

@@ -113,3 +113,13 @@ def test_benchmark_script_splits_the_step_time(workspace):
             assert row['total'] > 0 and abs(parts - row['total']) < 1e-3 + 0.05 * row['total']
             assert row['llm'] > 0 and row['peak_mem_mib'] > 0
     assert result['train']['det']['decoder'] > 0 and result['train']['text']['decoder'] == 0
+
+
+def test_benchmark_script_refuses_unknown_groups(workspace):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    out = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py'), CONFIG,
+         '--steps', '1', '--no-test', '--groups', 'text', 'dett'],
+        cwd=workspace, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode != 0
+    assert "unknown groups ['dett']" in out.stderr and "'det'" in out.stderr

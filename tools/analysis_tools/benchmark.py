@@ -35,7 +35,7 @@ import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config, DictAction
@@ -66,7 +66,22 @@ def parse_args():
     parser.add_argument('--out', default=None, help='write the figures as JSON here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, as in tools/train.py')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.steps < 1 or args.warmup < 0:
+        parser.error(f'--steps must be >= 1 and --warmup >= 0, got {args.steps} and {args.warmup}')
+    return args
+
+
+def selected(available: Dict[str, List[int]], wanted: Optional[List[str]],
+             what: str) -> Dict[str, List[int]]:
+    """The entries of ``available`` named in ``wanted`` (all when None); unknown names are an
+    error."""
+    if wanted is None:
+        return available
+    unknown = sorted(set(wanted) - set(available))
+    if unknown or not wanted:
+        raise ValueError(f'unknown {what} {unknown or wanted}: the dataset has {sorted(available)}')
+    return {name: indices for name, indices in available.items() if name in wanted}
 
 
 def peak_memory_mib(device: str) -> float:
@@ -137,10 +152,10 @@ class PartTimer:
 
 def groups_of(dataset) -> Dict[str, List[int]]:
     """Decoder group -> indices; one group ``all`` for datasets without tasks (mmdet's)."""
-    try:
+    if any(hasattr(obj, 'get_task') or hasattr(obj, 'task')
+           for obj in [dataset] + list(getattr(dataset, 'datasets', []))):
         return sample_groups(dataset)
-    except TypeError:
-        return {'all': list(range(len(dataset)))}
+    return {'all': list(range(len(dataset)))}
 
 
 def fixed_batches(indices: List[int], batch_size: int, count: int, rng: random.Random):
@@ -211,9 +226,7 @@ def main() -> int:
         dataset = DATASETS.build(cfg.train_dataloader.dataset)
         batch_size = args.batch_size or cfg.train_dataloader.batch_size
         model.train()
-        for group, indices in groups_of(dataset).items():
-            if args.groups and group not in args.groups:
-                continue
+        for group, indices in selected(groups_of(dataset), args.groups, 'groups').items():
             results['train'][group] = time_steps(
                 timer, dataset, indices, batch_size, args, rng,
                 lambda batch: model.train_step(batch, optim_wrapper))
@@ -226,9 +239,7 @@ def main() -> int:
         for idx in range(len(dataset)):
             by_task[dataset.get_task(idx) if hasattr(dataset, 'get_task') else 'all'].append(idx)
         model.eval()
-        for task, indices in by_task.items():
-            if args.tasks and task not in args.tasks:
-                continue
+        for task, indices in selected(dict(by_task), args.tasks, 'tasks').items():
             results['test'][task] = time_steps(timer, dataset, indices, batch_size, args, rng,
                                                model.test_step)
         print_table('inference (test_step) per task', results['test'])

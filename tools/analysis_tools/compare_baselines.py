@@ -7,7 +7,10 @@ with ``--out``, writes) a Markdown table::
         --specialist det=work_dirs/dino_tiny --specialist pose=work_dirs/pose_tiny --out table.md
 
 A row is ``label|generalist metric key|specialist name|specialist metric key``; the defaults cover
-the ShapesWorld configs of this repository and ``--row`` replaces them.
+the ShapesWorld configs of this repository and ``--row`` replaces them. A default row with neither
+value is left out (e.g. mask AP of a detection-only run). A ``--specialist`` that no row names, and
+a given ``--row`` with neither value or whose specialist lacks its metric, are errors: a mistyped
+key or name cannot shorten the table unnoticed.
 """
 import argparse
 import json
@@ -37,18 +40,42 @@ def format_value(value: Optional[float]) -> str:
 
 
 def build_table(generalist: Dict[str, float], specialists: Dict[str, Dict[str, float]],
-                rows: List[str]) -> str:
-    """Markdown table: one line per row whose generalist or specialist value exists."""
+                rows: List[str], skip_empty_rows: bool = True) -> str:
+    """Markdown table: one line per row whose generalist or specialist value exists.
+
+    Args:
+        generalist (dict): The generalist's metrics.
+        specialists (dict): Specialist name -> its metrics.
+        rows (list[str]): ``label|gen_key|specialist|spec_key`` rows.
+        skip_empty_rows (bool): Leave out rows with neither value (the defaults). False (rows
+            given by the user) raises for them and for a specialist without the row's metric.
+
+    Returns:
+        str: The Markdown table.
+    """
     lines = ['| metric | generalist | specialist | generalist / specialist |', '|---|---|---|---|']
+    parsed = []
     for row in rows:
         try:
-            label, gen_key, spec_name, spec_key = row.split('|')
+            parsed.append(tuple(row.split('|')))
+            label, gen_key, spec_name, spec_key = parsed[-1]
         except ValueError:
             raise ValueError(f'bad row {row!r}: expected "label|gen_key|specialist|spec_key"')
+    unused = sorted(set(specialists) - {spec_name for _, _, spec_name, _ in parsed})
+    if unused:
+        raise ValueError(f'no row compares with specialist(s) {unused}; rows name '
+                         f'{sorted({spec_name for _, _, spec_name, _ in parsed})}')
+    for label, gen_key, spec_name, spec_key in parsed:
         gen = generalist.get(gen_key)
         spec = specialists.get(spec_name, {}).get(spec_key)
+        if not skip_empty_rows and spec_name in specialists and spec is None:
+            raise ValueError(f'specialist {spec_name!r} has no metric {spec_key!r} (row '
+                             f'{label!r}); it has {sorted(specialists[spec_name])}')
         if gen is None and spec is None:
-            continue
+            if skip_empty_rows:
+                continue
+            raise ValueError(f'row {label!r}: neither the generalist has {gen_key!r} nor a '
+                             f'specialist {spec_name!r} was given')
         ratio = '—' if gen is None or not spec else f'{gen / spec:.2f}'
         lines.append(f'| {label} | {format_value(gen)} | {format_value(spec)} | {ratio} |')
     return '\n'.join(lines) + '\n'
@@ -70,7 +97,11 @@ def main() -> None:
         if not sep:
             parser.error(f'--specialist {item!r}: expected NAME=WORK_DIR')
         specialists[name] = load_metrics(work_dir)
-    table = build_table(load_metrics(args.generalist), specialists, args.row or DEFAULT_ROWS)
+    try:
+        table = build_table(load_metrics(args.generalist), specialists, args.row or DEFAULT_ROWS,
+                            skip_empty_rows=not args.row)
+    except ValueError as error:
+        parser.error(str(error))
     print(table)
     if args.out:
         with open(args.out, 'w') as f:
