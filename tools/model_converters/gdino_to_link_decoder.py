@@ -65,8 +65,10 @@ def main() -> None:
     for key in result.unexpected:
         print(f'  not in the decoder, left out: {key}')
     if target is not None:
-        print(f'{len(result.missing)} decoder tensors start from their initialisation, e.g. '
-              f'{result.missing[:5]}')
+        # the detector's new parts (result.missing) and the plugin's own (link projection...)
+        fresh = [key for key in target if key not in result.state_dict]
+        print(f'{len(fresh)} decoder tensors start from their initialisation: '
+              f'{sorted({key.rsplit(".", 2)[0] for key in fresh})}')
     torch.save(dict(state_dict=result.state_dict,
                     meta=dict(converted_from=args.src, converter='gdino_to_link_decoder')),
                args.dst)

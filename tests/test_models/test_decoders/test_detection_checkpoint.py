@@ -156,6 +156,8 @@ def test_converter_tool(tiny_pair, tmp_path):
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert 'shape mismatch' not in out.stdout and 'left out' not in out.stdout
+    fresh = out.stdout.split('start from their initialisation: ')[1]
+    assert 'decoders.det.link_proj.layers' in fresh and 'mask_head' in fresh
     converted = torch.load(dst, weights_only=True)['state_dict']
     assert all(k.startswith('decoders.det.detector.') for k in converted)
     assert not any('language_model' in k or 'text_feat_map' in k for k in converted)

@@ -4,8 +4,9 @@
 so the mapping is: drop ``language_model.*`` (BERT) and ``text_feat_map.*`` (BERT 768 → 256; its
 role is taken by the link projection, which starts from scratch), prefix the rest with the
 detector's path (``detector.`` inside the plugin, ``decoders.det.detector.`` inside VisionLLMv2),
-and, given the target state dict, keep only keys whose shapes agree. The parts that are new in the
-plugin (``link_proj``, the mask branch, a stride-4 backbone norm) are reported as missing.
+and, given the target state dict, keep only keys whose shapes agree. The detector's parts that are
+new (the mask branch, a stride-4 backbone norm) are reported as missing; the plugin's own
+``link_proj`` lies outside the detector's prefix (the converter tool lists it too).
 
 This works on mmdet-format checkpoints (e.g. mmdet's ``groundingdino_swint_ogc_mmdet-*.pth``); the
 official IDEA-Research checkpoint is first converted with mmdet's own
