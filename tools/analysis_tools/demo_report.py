@@ -4,7 +4,8 @@
 
 Reads ``<work_dir>/test_metrics.json`` (written by tools/test.py) and writes into the work dir:
 
-* ``demo_metrics.md``: the table of every task's metric beside its chance level (also printed);
+* ``demo_metrics.md``: the table of every task's metric beside its chance level (also printed), and
+  ``demo_metrics.json``: the metrics, the chance levels and ``chat/routing_accuracy``;
 * ``predictions/<task>.png`` and ``prediction_grid.png``: the first val samples of each task with
   the predictions drawn (mmdet's ``DetLocalVisualizer`` for boxes/masks, keypoints with their
   skeleton, generated/edited images beside their targets, answers under the images);
@@ -89,8 +90,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num-per-task', type=int, default=4)
     parser.add_argument('--num-chat', type=int, default=1, help='chat examples per task')
     parser.add_argument('--score-thr', type=float, default=0.3)
-    parser.add_argument('--ann-dir', default='data/shapesworld/annotations',
-                        help='ShapesWorld annotations (chance levels)')
+    parser.add_argument('--ann-dir', default=None,
+                        help='ShapesWorld annotations for the chance levels (default: '
+                        '<data_root of the config>/annotations)')
     return parser.parse_args()
 
 
@@ -402,7 +404,8 @@ def main() -> None:
 
     cfg = Config.fromfile(args.config)
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    metrics.update(chance_levels(args.ann_dir, evaluated_ids(dataset)))
+    ann_dir = args.ann_dir or osp.join(cfg.get('data_root', 'data/shapesworld/'), 'annotations')
+    metrics.update(chance_levels(ann_dir, evaluated_ids(dataset)))
     metrics.update(caption_chance_levels(metrics))
 
     model = MODELS.build(cfg.model)

@@ -39,7 +39,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description='Measure how much text answers use the image')
     parser.add_argument('config', help='model config (its test set supplies the samples)')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--tasks', nargs='*', default=['vqa', 'caption'],
+    parser.add_argument('--tasks', nargs='+', default=['vqa', 'caption'],
                         help='test tasks with text answers and an image')
     parser.add_argument('--num-samples', type=int, default=32, help='samples per task (>= 2)')
     parser.add_argument('--out', help='write the figures to this json file')
