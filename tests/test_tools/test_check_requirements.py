@@ -23,8 +23,8 @@ def test_met_unmet_markers_and_nested_files(tmp_path):
         '--find-links /nowhere  # a pip option, not a requirement',
         f'pytest=={pytest_version}',
         f'{MISSING}; python_version < "3"  # for another Python: not asked for',
-        '-r nested.txt',
-        '-c pins.txt',
+        '-rnested.txt',
+        '--constraint=pins.txt',
     ]) + '\n')
     proc = run(main)
     assert proc.returncode == 1, proc.stderr
@@ -51,5 +51,15 @@ def test_bad_lines_and_no_files_are_errors(tmp_path):
     editable.write_text('-e .\n')
     proc = run(editable)
     assert proc.returncode != 0 and 'editable.txt:1' in proc.stderr
+    (tmp_path / 'typo.txt').write_text('--requirements nested.txt\n')
+    proc = run(tmp_path / 'typo.txt')
+    assert proc.returncode != 0 and 'typo.txt:1' in proc.stderr
+    (tmp_path / 'a.txt').write_text('-r b.txt\n')
+    (tmp_path / 'b.txt').write_text('pytest\n-r a.txt\n')
+    proc = run(tmp_path / 'a.txt')
+    assert proc.returncode != 0 and 'b.txt:2' in proc.stderr and 'includes itself' in proc.stderr
+    (tmp_path / 'gone.txt').write_text('-r nowhere.txt\n')
+    proc = run(tmp_path / 'gone.txt')
+    assert proc.returncode != 0 and 'gone.txt:1' in proc.stderr and 'not found' in proc.stderr
     proc = run()
     assert proc.returncode == 2 and 'required' in proc.stderr
