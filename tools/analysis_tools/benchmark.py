@@ -56,8 +56,8 @@ def parse_args():
     parser.add_argument('--warmup', type=int, default=1, help='untimed steps before timing')
     parser.add_argument('--batch-size', type=int, default=None,
                         help="default: the config's train/test batch sizes")
-    parser.add_argument('--groups', nargs='*', default=None, help='train groups (default: all)')
-    parser.add_argument('--tasks', nargs='*', default=None, help='test tasks (default: all)')
+    parser.add_argument('--groups', nargs='+', default=None, help='train groups (default: all)')
+    parser.add_argument('--tasks', nargs='+', default=None, help='test tasks (default: all)')
     parser.add_argument('--no-train', action='store_true', help='skip the train steps')
     parser.add_argument('--no-test', action='store_true', help='skip the inference batches')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
@@ -74,12 +74,23 @@ def parse_args():
 
 def selected(available: Dict[str, List[int]], wanted: Optional[List[str]],
              what: str) -> Dict[str, List[int]]:
-    """The entries of ``available`` named in ``wanted`` (all when None); unknown names are an
-    error."""
+    """Pick the groups / tasks to time.
+
+    Args:
+        available (dict): Name -> dataset indices.
+        wanted (list[str], optional): The names asked for; None takes every one.
+        what (str): What the names are (for the error message).
+
+    Returns:
+        dict: The asked entries of ``available``.
+
+    Raises:
+        ValueError: A name that ``available`` lacks.
+    """
     if wanted is None:
         return available
     unknown = sorted(set(wanted) - set(available))
-    if unknown or not wanted:
+    if unknown:
         raise ValueError(f'unknown {what} {unknown or wanted}: the dataset has {sorted(available)}')
     return {name: indices for name, indices in available.items() if name in wanted}
 
@@ -221,26 +232,32 @@ def main() -> int:
     results = dict(config=args.config, device=args.device, threads=torch.get_num_threads(),
                    parameters=parameters, train={}, test={})
 
+    # both selections are checked before anything is timed: a mistyped name fails at once
+    if not args.no_train:
+        train_set = DATASETS.build(cfg.train_dataloader.dataset)
+        train_groups = selected(groups_of(train_set), args.groups, 'groups')
+    if not args.no_test:
+        test_set = DATASETS.build(cfg.test_dataloader.dataset)
+        by_task = defaultdict(list)
+        for idx in range(len(test_set)):
+            by_task[test_set.get_task(idx) if hasattr(test_set, 'get_task') else 'all'].append(idx)
+        test_tasks = selected(dict(by_task), args.tasks, 'tasks')
+
     if not args.no_train:
         optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-        dataset = DATASETS.build(cfg.train_dataloader.dataset)
         batch_size = args.batch_size or cfg.train_dataloader.batch_size
         model.train()
-        for group, indices in selected(groups_of(dataset), args.groups, 'groups').items():
+        for group, indices in train_groups.items():
             results['train'][group] = time_steps(
-                timer, dataset, indices, batch_size, args, rng,
+                timer, train_set, indices, batch_size, args, rng,
                 lambda batch: model.train_step(batch, optim_wrapper))
         print_table('train step per decoder group', results['train'])
 
     if not args.no_test:
-        dataset = DATASETS.build(cfg.test_dataloader.dataset)
         batch_size = args.batch_size or cfg.test_dataloader.batch_size
-        by_task = defaultdict(list)
-        for idx in range(len(dataset)):
-            by_task[dataset.get_task(idx) if hasattr(dataset, 'get_task') else 'all'].append(idx)
         model.eval()
-        for task, indices in selected(dict(by_task), args.tasks, 'tasks').items():
-            results['test'][task] = time_steps(timer, dataset, indices, batch_size, args, rng,
+        for task, indices in test_tasks.items():
+            results['test'][task] = time_steps(timer, test_set, indices, batch_size, args, rng,
                                                model.test_step)
         print_table('inference (test_step) per task', results['test'])
 

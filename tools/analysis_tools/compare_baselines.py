@@ -9,8 +9,8 @@ with ``--out``, writes) a Markdown table::
 A row is ``label|generalist metric key|specialist name|specialist metric key``; the defaults cover
 the ShapesWorld configs of this repository and ``--row`` replaces them. A default row with neither
 value is left out (e.g. mask AP of a detection-only run). A ``--specialist`` that no row names, and
-a given ``--row`` with neither value or whose specialist lacks its metric, are errors: a mistyped
-key or name cannot shorten the table unnoticed.
+a given ``--row`` whose metric the generalist or its given specialist lacks, are errors: a
+mistyped key or name cannot shorten the table unnoticed.
 """
 import argparse
 import json
@@ -48,7 +48,7 @@ def build_table(generalist: Dict[str, float], specialists: Dict[str, Dict[str, f
         specialists (dict): Specialist name -> its metrics.
         rows (list[str]): ``label|gen_key|specialist|spec_key`` rows.
         skip_empty_rows (bool): Leave out rows with neither value (the defaults). False (rows
-            given by the user) raises for them and for a specialist without the row's metric.
+            given by the user) raises for a metric missing on either side.
 
     Returns:
         str: The Markdown table.
@@ -68,14 +68,14 @@ def build_table(generalist: Dict[str, float], specialists: Dict[str, Dict[str, f
     for label, gen_key, spec_name, spec_key in parsed:
         gen = generalist.get(gen_key)
         spec = specialists.get(spec_name, {}).get(spec_key)
+        if not skip_empty_rows and gen is None:
+            raise ValueError(f'the generalist has no metric {gen_key!r} (row {label!r}); it has '
+                             f'{sorted(generalist)}')
         if not skip_empty_rows and spec_name in specialists and spec is None:
             raise ValueError(f'specialist {spec_name!r} has no metric {spec_key!r} (row '
                              f'{label!r}); it has {sorted(specialists[spec_name])}')
-        if gen is None and spec is None:
-            if skip_empty_rows:
-                continue
-            raise ValueError(f'row {label!r}: neither the generalist has {gen_key!r} nor a '
-                             f'specialist {spec_name!r} was given')
+        if gen is None and spec is None:  # a default row this run does not have
+            continue
         ratio = '—' if gen is None or not spec else f'{gen / spec:.2f}'
         lines.append(f'| {label} | {format_value(gen)} | {format_value(spec)} | {ratio} |')
     return '\n'.join(lines) + '\n'
