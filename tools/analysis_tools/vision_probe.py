@@ -52,10 +52,11 @@ def encode_dataset(model, dataset, batch_size: int = 64) -> Tuple[Tensor, Tensor
         batch = pseudo_collate([dataset[i] for i in range(start, stop)])
         data = model.data_preprocessor(batch, False)
         tiles = data['inputs']['clip_pixels']
-        for sample, sample_tiles in zip(data['data_samples'], tiles):
+        for offset, (sample, sample_tiles) in enumerate(zip(data['data_samples'], tiles)):
             if sample_tiles is None:
-                raise ValueError(f'vision_probe: sample {sample.metainfo.get("img_path")!r} has no '
-                                 'image (CLIP tiles); probe a dataset of images')
+                raise ValueError(f'vision_probe: sample {start + offset} (img_id '
+                                 f'{sample.metainfo.get("img_id")!r}) has no image (CLIP tiles); '
+                                 'probe a dataset of images')
         if len({t.shape[0] for t in tiles}) != 1:
             raise ValueError('vision_probe: every image needs the same number of CLIP tiles')
         encoded = model.vision_encoder(torch.cat(tiles)).patch_tokens.float()  # [ΣT, L, C]

@@ -68,7 +68,7 @@ def main() -> None:
         # the detector's new parts (result.missing) and the plugin's own (link projection...)
         fresh = [key for key in target if key not in result.state_dict]
         print(f'{len(fresh)} decoder tensors start from their initialisation: '
-              f'{sorted({key.rsplit(".", 2)[0] for key in fresh})}')
+              f'{sorted({key.rsplit(".", 1)[0] for key in fresh})}')
     torch.save(dict(state_dict=result.state_dict,
                     meta=dict(converted_from=args.src, converter='gdino_to_link_decoder')),
                args.dst)
