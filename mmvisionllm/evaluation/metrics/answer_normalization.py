@@ -1,7 +1,10 @@
 """VQAv2 answer normalisation (the rules of the official VQA evaluation, written anew).
 
-Lower-case; drop punctuation (a period only when it is not a decimal point); number words → digits;
-drop articles; expand a fixed table of contractions written without apostrophe.
+Lower-case; drop punctuation (the official 21 characters; a period only when it is not a decimal
+point); number words → digits; drop articles; expand a fixed table of contractions written without
+apostrophe. Unlike the official script, which normalises only the questions whose human answers
+differ, the prediction and the human answers are always normalised (as lmms-eval and EvalAI
+pre-process predictions): "Yes." scores like "yes".
 """
 import re
 
@@ -20,7 +23,9 @@ _CONTRACTIONS = {
     'wasnt': "wasn't", 'werent': "weren't", 'whats': "what's", 'wont': "won't",
     'wouldnt': "wouldn't", 'youre': "you're"
 }
-_PUNCTUATION = set(';/[]"{}()=+\\_-><@`,?!*#%^&$:\'')
+# the official list (21 characters): apostrophes, colons, '$' ... stay, so "don't" (a human answer)
+# and "dont" (expanded by _CONTRACTIONS) meet, and "10:30" stays a time
+_PUNCTUATION = set(';/[]"{}()=+\\_-><@`,?!')
 _PERIOD_NOT_DECIMAL = re.compile(r'(?!<=\d)(\.)(?!\d)')
 _COMMA_IN_NUMBER = re.compile(r'(\d)(,)(\d)')
 
