@@ -257,6 +257,16 @@ def test_edit_metric_scores_the_unchanged_source(tmp_path):
     result = pixels_only.evaluate(len(samples))
     assert 'edit/success' not in result and 'edit/source_success' not in result
     assert result['edit/psnr'] == 100.0 and result['edit/source_psnr'] < 40.0
+    # a missing edit: the do-nothing edit is scored on the same samples as the model's pixels
+    one_missing = ShapesEditMetric(detector=None, reference_images=True)
+    one_missing.process({}, [samples[0], dict(samples[1], pred_image=None)])
+    result_missing = one_missing.evaluate(2)
+    first_only = ShapesEditMetric(detector=None, reference_images=True)
+    first_only.process({}, [samples[0]])
+    result_first = first_only.evaluate(1)
+    assert result_missing['edit/num_missing'] == 1
+    assert result_missing['edit/source_l1'] == pytest.approx(result_first['edit/source_l1'])
+    assert result_missing['edit/source_psnr'] == pytest.approx(result_first['edit/source_psnr'])
 
 
 def test_gen_metric_reference_images():

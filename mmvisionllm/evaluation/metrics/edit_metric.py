@@ -122,10 +122,16 @@ class ShapesEditMetric(ShapesGenEvalMetric):
 
     def _reference_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Scores of returning the source unchanged (the do-nothing edit) and, for success, of
-        returning the previous sample's target (a real image of the wrong edit), when computed."""
+        returning the previous sample's target (a real image of the wrong edit), when computed.
+
+        Success rates are over every sample, as the model's (a missing edit fails); the source's
+        L1 / PSNR are over the samples whose edit the model's L1 / PSNR average, so the two
+        compare on the same samples when some edits are missing (``num_missing``).
+        """
         references = [r for r in results if 'source_success' in r]
         if not references:
             return {}
+        pixel_references = [r for r in references if r['l1'] is not None]
         success = {}
         if self._detector is not None:
             mismatched = [r['mismatched_success'] for r in references
@@ -135,5 +141,7 @@ class ShapesEditMetric(ShapesGenEvalMetric):
                 mismatched_success=float(np.mean(mismatched)) if mismatched else float('nan'))
         return dict(
             **success,
-            source_l1=float(np.mean([r['source_l1'] for r in references])),
-            source_psnr=float(np.mean([r['source_psnr'] for r in references])))
+            source_l1=float(np.mean([r['source_l1'] for r in pixel_references]))
+            if pixel_references else float('nan'),
+            source_psnr=float(np.mean([r['source_psnr'] for r in pixel_references]))
+            if pixel_references else float('nan'))
