@@ -18,6 +18,13 @@ __all__ = ['TaskFilteredMetric']
 class TaskFilteredMetric(BaseMetric):
     """Forward to ``metric`` only the data samples whose ``task`` is in ``tasks``.
 
+    The wrapped metric is evaluated with the number of kept samples over all ranks, so nothing is
+    truncated. That count is right when every sample is tested once, as ``TaskGroupedBatchSampler``
+    tests them (each rank its ``rank::world_size`` share, no padding); with mmengine's
+    ``DefaultSampler`` on several GPUs, the samples it repeats to even out the ranks would be
+    counted twice, so test with ``TaskGroupedBatchSampler``, as every config of this repository
+    does.
+
     Args:
         metric (dict | BaseMetric): The wrapped metric or its config, e.g.
             ``dict(type='mmdet.CocoMetric', ann_file=..., prefix='det')``.
