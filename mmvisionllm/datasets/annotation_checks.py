@@ -6,14 +6,14 @@ API wrapper and refuses such files, naming the file, the annotation and the miss
 helpers validate the json-list formats (LLaVA conversations, text→image pairs, edit triplets).
 """
 import json
-from typing import Any, Dict, Iterable, Sequence
+from typing import Any, Dict, Iterable, Optional, Sequence
 
 from mmdet.datasets.api_wrappers import COCO
 from mmengine.fileio import get_text
 
 __all__ = [
     'AnnotationError', 'CheckedCOCO', 'check_coco_references', 'require_keys', 'load_json_file',
-    'load_json_list', 'check_conversation'
+    'load_json_list', 'check_conversation', 'box_problem'
 ]
 
 
@@ -22,7 +22,9 @@ class AnnotationError(ValueError):
 
 
 def check_coco_references(dataset: Dict[str, Any], source: str) -> None:
-    """Check that every annotation points to an existing image (and category, if any are listed).
+    """Check that every annotation points to an existing image (and category, if any are listed)
+    and that annotation ids are unique (pycocotools keeps only the last annotation of an id, so a
+    repeated id would silently give one image another image's object).
 
     Args:
         dataset (dict): A loaded COCO-format dict (``images``, ``annotations``, ``categories``).
@@ -37,7 +39,12 @@ def check_coco_references(dataset: Dict[str, Any], source: str) -> None:
     if len(image_ids) != len(dataset['images']):
         raise AnnotationError(f'{source}: image ids are not unique')
     category_ids = {cat['id'] for cat in dataset.get('categories', [])}
+    seen_ids = set()
     for ann in dataset.get('annotations', []):
+        if ann.get('id') in seen_ids:
+            raise AnnotationError(f'{source}: annotation id={ann.get("id")} is used more than once '
+                                  '(annotation ids must be unique)')
+        seen_ids.add(ann.get('id'))
         if ann.get('image_id') not in image_ids:
             raise AnnotationError(
                 f'{source}: annotation id={ann.get("id")} refers to '
@@ -59,6 +66,33 @@ class CheckedCOCO(COCO):
         super().__init__(annotation_file)
         if annotation_file is not None:
             check_coco_references(self.dataset, annotation_file)
+
+
+def box_problem(bbox: Any, width: float, height: float, area: Optional[float] = None
+                ) -> Optional[str]:
+    """What is wrong with a COCO ``[x, y, w, h]`` box of a ``width`` x ``height`` image, or None.
+
+    Args:
+        bbox: The box as read from the file.
+        width (float): Image width.
+        height (float): Image height.
+        area (float, optional): The annotation's ``area`` when given.
+
+    Returns:
+        str | None: ``'not 4 numbers'``, ``'degenerate box'`` (side < 1 or area <= 0) or
+        ``'outside the image'``; None for a usable box.
+    """
+    if (not isinstance(bbox, (list, tuple)) or len(bbox) != 4
+            or not all(isinstance(v, (int, float)) for v in bbox)):
+        return 'not 4 numbers'
+    x1, y1, w, h = bbox
+    if w < 1 or h < 1 or (area is not None and area <= 0):
+        return 'degenerate box'
+    inter_w = max(0, min(x1 + w, width) - max(x1, 0))
+    inter_h = max(0, min(y1 + h, height) - max(y1, 0))
+    if inter_w * inter_h == 0:
+        return 'outside the image'
+    return None
 
 
 def require_keys(record: Dict[str, Any], keys: Iterable[str], where: str) -> None:

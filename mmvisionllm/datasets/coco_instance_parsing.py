@@ -9,6 +9,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from .annotation_checks import box_problem
+
 __all__ = ['parse_coco_instances']
 
 
@@ -40,12 +42,14 @@ def parse_coco_instances(ann_info: List[Dict],
         if ann['category_id'] not in cat2label:
             skipped.append((ann_id, 'category not in the configured classes'))
             continue
-        x1, y1, w, h = ann['bbox']
-        inter_w = max(0, min(x1 + w, width) - max(x1, 0))
-        inter_h = max(0, min(y1 + h, height) - max(y1, 0))
-        if inter_w * inter_h == 0 or ann.get('area', w * h) <= 0 or w < 1 or h < 1:
-            skipped.append((ann_id, 'degenerate box or outside the image'))
+        problem = box_problem(ann.get('bbox'), width, height, ann.get('area'))
+        if problem == 'not 4 numbers':
+            raise ValueError(f'annotation id={ann_id} of image id={img_info.get("id")} has bbox '
+                             f'{ann.get("bbox")!r}: not 4 numbers [x, y, w, h]')
+        if problem is not None:
+            skipped.append((ann_id, f'box {ann.get("bbox")}: {problem}'))
             continue
+        x1, y1, w, h = ann['bbox']
         instance = {
             'bbox': [x1, y1, x1 + w, y1 + h],
             'bbox_label': cat2label[ann['category_id']],

@@ -14,7 +14,7 @@ from mmdet.datasets import MDETRStyleRefCocoDataset
 from mmengine.fileio import get_local_path
 
 from ..registry import DATASETS
-from .annotation_checks import AnnotationError, CheckedCOCO, require_keys
+from .annotation_checks import AnnotationError, CheckedCOCO, box_problem, require_keys
 from .conversation_mixin import ConversationDatasetMixin
 from .task_definitions import ROUTING_TOKENS
 
@@ -50,6 +50,10 @@ class RefExpConversationDataset(ConversationDatasetMixin, MDETRStyleRefCocoDatas
             if len(anns) != 1:
                 raise AnnotationError(f'{where} has {len(anns)} annotations; a referring '
                                       'expression needs exactly one box')
+            problem = box_problem(anns[0].get('bbox'), entry['width'], entry['height'])
+            if problem is not None:
+                raise AnnotationError(f'{where}: box {anns[0].get("bbox")} of annotation id='
+                                      f'{anns[0].get("id")} is unusable ({problem})')
             x, y, w, h = anns[0]['bbox']
             instance = {
                 'bbox': [x, y, x + w, y + h],

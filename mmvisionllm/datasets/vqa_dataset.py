@@ -62,15 +62,25 @@ class VQAv2ConversationDataset(ConversationDatasetMixin, BaseDataset):
         else:
             annotations = load_json_file(answer_path)
             require_keys(annotations, ('annotations', ), answer_path)
-            answers = {ann['question_id']: ann for ann in annotations['annotations']}
+            for k, ann in enumerate(annotations['annotations']):
+                require_keys(ann, ('question_id', ), f'{answer_path}: annotation {k}')
+                if ann['question_id'] in answers:
+                    raise AnnotationError(f'{answer_path}: question_id={ann["question_id"]} has '
+                                          'more than one answer record')
+                answers[ann['question_id']] = ann
             unknown = set(answers) - {q['question_id'] for q in questions['questions']}
             if unknown:
                 raise AnnotationError(f'{answer_path}: answers for question ids not in '
                                       f'{self.ann_file}: {sorted(unknown)[:10]}')
         data_list = []
+        seen_questions = set()
         for i, question in enumerate(questions['questions']):
             where = f'{self.ann_file}: question {i}'
             require_keys(question, ('question_id', 'image_id', 'question'), where)
+            if question['question_id'] in seen_questions:
+                raise AnnotationError(f'{where}: question_id={question["question_id"]} is used '
+                                      'more than once')
+            seen_questions.add(question['question_id'])
             data_info = {
                 'img_path':
                 osp.join(

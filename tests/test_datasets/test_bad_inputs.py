@@ -193,3 +193,56 @@ def test_template_index_out_of_range(shapesworld_root):
     dataset = DATASETS.build(dataset_cfg('caption', shapesworld_root, template_index=99))
     with pytest.raises(DatasetSampleError, match='template_index 99 is out of range'):
         dataset[0]
+
+
+def test_repeated_annotation_id_is_an_error(broken_root):
+    """pycocotools would keep only the last annotation of an id: one image would get another's box."""
+    path = broken_root / 'annotations' / 'instances_val.json'
+    content = load_json(path)
+    first, other = content['annotations'][0], next(
+        a for a in content['annotations'] if a['image_id'] != content['annotations'][0]['image_id'])
+    other['id'] = first['id']
+    write_json(path, content)
+    with pytest.raises(AnnotationError, match=f'id={first["id"]} is used more than once'):
+        DATASETS.build(dataset_cfg('det', broken_root))
+
+
+@pytest.mark.parametrize('bbox, problem', [([500, 500, 20, 20], 'outside the image'),
+                                           ([10, 10, 0, 20], 'degenerate box'),
+                                           ([10, 10, 20], 'not 4 numbers')])
+def test_unusable_grounding_box_is_an_error(broken_root, bbox, problem):
+    path = broken_root / 'annotations' / 'refexp_val.json'
+    content = load_json(path)
+    content['annotations'][0]['bbox'] = bbox
+    write_json(path, content)
+    with pytest.raises(AnnotationError, match=problem) as error:
+        DATASETS.build(dataset_cfg('grd', broken_root))
+    assert 'refexp_val.json' in str(error.value) and 'expression id=' in str(error.value)
+
+
+def test_repeated_vqa_question_or_answer_is_an_error(broken_root):
+    answers = broken_root / 'annotations' / 'vqa_val_annotations.json'
+    content = load_json(answers)
+    content['annotations'].append(dict(content['annotations'][0], multiple_choice_answer='7'))
+    write_json(answers, content)
+    with pytest.raises(AnnotationError, match='more than one answer record'):
+        DATASETS.build(dataset_cfg('vqa', broken_root))
+    content['annotations'].pop()
+    write_json(answers, content)
+    questions = broken_root / 'annotations' / 'vqa_val_questions.json'
+    content = load_json(questions)
+    content['questions'].append(content['questions'][0])
+    write_json(questions, content)
+    with pytest.raises(AnnotationError, match='is used more than once'):
+        DATASETS.build(dataset_cfg('vqa', broken_root))
+
+
+def test_region_prompt_outside_the_image_names_the_sample(broken_root):
+    path = broken_root / 'annotations' / 'region_val.json'
+    content = load_json(path)
+    content[0]['regions'][0] = dict(type='box', bbox=[300.0, 300.0, 20.0, 20.0])
+    write_json(path, content)
+    dataset = DATASETS.build(dataset_cfg('region', broken_root))
+    with pytest.raises(DatasetSampleError, match='sample 0') as error:
+        dataset[0]
+    assert 'covers no pixel' in str(error.value)

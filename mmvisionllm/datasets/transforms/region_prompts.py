@@ -32,7 +32,7 @@ def region_prompt_to_mask(prompt: dict, height: int, width: int) -> np.ndarray:
         x1, y1 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
         x2, y2 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
         mask[y1:y2, x1:x2] = True
-        return mask
+        return _non_empty(mask, prompt, height, width)
     segmentation = prompt['segmentation']
     if isinstance(segmentation, list):
         rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
@@ -44,6 +44,15 @@ def region_prompt_to_mask(prompt: dict, height: int, width: int) -> np.ndarray:
     if mask.shape != (height, width):
         raise ValueError(f'mask prompt of size {mask.shape} does not match the image '
                          f'({height}, {width})')
+    return _non_empty(mask, prompt, height, width)
+
+
+def _non_empty(mask: np.ndarray, prompt: dict, height: int, width: int) -> np.ndarray:
+    """``mask``, or an error when the prompt covers no pixel of the image (outside it, or empty)."""
+    if not mask.any():
+        shown = {k: prompt[k] for k in ('type', 'bbox') if k in prompt}
+        raise ValueError(f'region prompt {shown or prompt} covers no pixel of the {height}x{width} '
+                         'image')
     return mask
 
 
