@@ -196,7 +196,7 @@ def test_template_index_out_of_range(shapesworld_root):
 
 
 def test_repeated_annotation_id_is_an_error(broken_root):
-    """pycocotools would keep only the last annotation of an id: one image would get another's box."""
+    """pycocotools keeps only the last annotation of an id: an image would get another's box."""
     path = broken_root / 'annotations' / 'instances_val.json'
     content = load_json(path)
     first, other = content['annotations'][0], next(
@@ -220,20 +220,17 @@ def test_unusable_grounding_box_is_an_error(broken_root, bbox, problem):
     assert 'refexp_val.json' in str(error.value) and 'expression id=' in str(error.value)
 
 
-def test_repeated_vqa_question_or_answer_is_an_error(broken_root):
-    answers = broken_root / 'annotations' / 'vqa_val_annotations.json'
-    content = load_json(answers)
-    content['annotations'].append(dict(content['annotations'][0], multiple_choice_answer='7'))
-    write_json(answers, content)
-    with pytest.raises(AnnotationError, match='more than one answer record'):
-        DATASETS.build(dataset_cfg('vqa', broken_root))
-    content['annotations'].pop()
-    write_json(answers, content)
-    questions = broken_root / 'annotations' / 'vqa_val_questions.json'
-    content = load_json(questions)
-    content['questions'].append(content['questions'][0])
-    write_json(questions, content)
-    with pytest.raises(AnnotationError, match='is used more than once'):
+@pytest.mark.parametrize('file_name, key, message', [
+    ('vqa_val_annotations.json', 'annotations', 'more than one answer record'),
+    ('vqa_val_questions.json', 'questions', 'is used more than once'),
+])
+def test_repeated_vqa_question_or_answer_is_an_error(broken_root, file_name, key, message):
+    """A second record of a question id (the last one used to win)."""
+    path = broken_root / 'annotations' / file_name
+    records = load_json(path)
+    records[key].append(records[key][0])
+    write_json(path, records)
+    with pytest.raises(AnnotationError, match=message):
         DATASETS.build(dataset_cfg('vqa', broken_root))
 
 
