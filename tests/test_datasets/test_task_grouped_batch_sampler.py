@@ -61,7 +61,7 @@ def test_training_order_depends_only_on_seed_and_epoch():
 
 
 def test_group_ratios_set_the_mix():
-    batch_sampler = make(group_ratios=dict(det=1, pose=2, gen=1), num_batches_per_epoch=40)
+    batch_sampler = make(group_ratios=dict(det=1, pose=2, gen=1, text=0), num_batches_per_epoch=40)
     batches = list(batch_sampler)
     counts = collections.Counter(next(iter(g)) for g in groups_of(batches))
     assert counts == {'det': 10, 'pose': 20, 'gen': 10}
@@ -69,7 +69,9 @@ def test_group_ratios_set_the_mix():
     with pytest.raises(ValueError, match='unknown groups'):
         make(group_ratios=dict(detection=1))
     with pytest.raises(ValueError, match='no sample'):
-        make(group_ratios=dict(edit=1))
+        make(group_ratios=dict(edit=1, det=0, pose=0, gen=0, text=0))
+    with pytest.raises(ValueError, match=r"leaves out groups \['text'\]"):
+        make(group_ratios=dict(det=1, pose=2, gen=1))
 
 
 def test_ranks_share_the_group_sequence_and_split_the_samples():

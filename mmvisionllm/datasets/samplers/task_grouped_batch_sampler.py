@@ -67,8 +67,9 @@ class TaskGroupedBatchSampler(Sampler):
             ``seed``, ``epoch``, ``rank`` and ``world_size`` are used.
         batch_size (int): Samples per batch (per rank).
         group_ratios (dict[str, float], optional): Relative number of batches per decoder group,
-            e.g. ``dict(det=2, pose=1, text=1)``; groups left out get none. Default: proportional to
-            the group sizes.
+            e.g. ``dict(det=2, pose=1, text=1)``; every group of the dataset needs one (0 leaves
+            it out on purpose; a forgotten group is an error). Default: proportional to the group
+            sizes.
         num_batches_per_epoch (int, optional): Batches per epoch in training. Default: one pass
             over the data (the sum over groups of ``ceil(size / (batch_size * world_size))``).
         drop_last (bool): Training without ``group_ratios``: drop each group's incomplete last
@@ -102,6 +103,11 @@ class TaskGroupedBatchSampler(Sampler):
             if empty:
                 raise ValueError(f'group_ratios asks for groups {empty} but the dataset has no '
                                  f'sample of them (it has {self.group_order})')
+            left_out = [g for g in self.group_order if g not in group_ratios]
+            if left_out:
+                raise ValueError(f'group_ratios leaves out groups {left_out} that the dataset has: '
+                                 'their samples would never be drawn; give them a ratio (0 to '
+                                 'leave them out on purpose)')
             if not any(r > 0 for r in group_ratios.values()):
                 raise ValueError('group_ratios needs at least one positive ratio')
         self.group_ratios = group_ratios
