@@ -25,12 +25,11 @@ import torch
 from mmdet.visualization import DetLocalVisualizer
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.runner import load_checkpoint
 
-from mmvisionllm.apis import chat
+from mmvisionllm.apis import VisionLLMInferencer, chat
 from mmvisionllm.evaluation.chance_levels import (best_constant_caption_scores,
                                                   rec_random_object_precision, vqa_prior_scores)
-from mmvisionllm.registry import DATASETS, MODELS
+from mmvisionllm.registry import DATASETS
 from mmvisionllm.utils import register_all_modules
 
 PANEL = 256  # side of one drawn image
@@ -408,9 +407,7 @@ def main() -> None:
     metrics.update(chance_levels(ann_dir, evaluated_ids(dataset)))
     metrics.update(caption_chance_levels(metrics))
 
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.eval()
+    model = VisionLLMInferencer(cfg, args.checkpoint).model  # built, loaded, eval mode
 
     written = write_prediction_grid(model, dataset, args.work_dir, args.num_per_task,
                                     args.score_thr)

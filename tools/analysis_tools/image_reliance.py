@@ -29,9 +29,9 @@ from typing import Dict, List, Sequence
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
-from mmengine.runner import load_checkpoint
 
-from mmvisionllm.registry import DATASETS, MODELS
+from mmvisionllm.apis import VisionLLMInferencer
+from mmvisionllm.registry import DATASETS
 from mmvisionllm.utils import register_all_modules
 
 
@@ -109,9 +109,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.eval()
+    model = VisionLLMInferencer(cfg, args.checkpoint).model  # built, loaded, eval mode
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     figures = {task: image_reliance(model, task_samples(dataset, task, args.num_samples))
                for task in args.tasks}

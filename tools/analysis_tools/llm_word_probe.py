@@ -33,11 +33,12 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
-from mmengine.runner import load_checkpoint, set_random_seed
+from mmengine.runner import set_random_seed
 from torch import Tensor
 
+from mmvisionllm.apis import VisionLLMInferencer
 from mmvisionllm.models.language_models import IGNORE_INDEX
-from mmvisionllm.registry import DATASETS, MODELS
+from mmvisionllm.registry import DATASETS
 from mmvisionllm.utils import register_all_modules
 
 FEATURES = ('answer words', 'routing token', 'queries')
@@ -182,9 +183,7 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
     # python's random too: training samples draw their instruction phrasing from it
     set_random_seed(args.seed)
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.eval()
+    model = VisionLLMInferencer(cfg, args.checkpoint).model  # built, loaded, eval mode
     train, train_words = collect(model, task_dataset(cfg.train_dataloader.dataset, args.task),
                                  args.num_train, args.batch_size)
     val, val_words = collect(model, task_dataset(cfg.test_dataloader.dataset, args.task),
