@@ -1,2 +1,7 @@
-"""engine"""
-__all__ = []
+"""engine: hooks, optimizer wrappers and constructors."""
+from .hooks import AdapterCheckpointHook
+from .optimizers import AnyDeviceAmpOptimWrapper, SharedParamOptimWrapperConstructor
+
+__all__ = [
+    'AdapterCheckpointHook', 'AnyDeviceAmpOptimWrapper', 'SharedParamOptimWrapperConstructor'
+]

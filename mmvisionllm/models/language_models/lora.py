@@ -3,8 +3,10 @@
 Reuses peft's ``LoraConfig``/``get_peft_model``: after it, only the LoRA matrices train (the base
 weights are frozen by peft). With ``train_new_tokens`` the rows of the tokens mmvisionllm added
 (routing tokens, ``<image>``...) also train, through peft's ``trainable_token_indices`` (a delta on
-those rows only, in the input and the untied output embeddings): without it a frozen LM head could
-hardly learn to emit a routing token that starts as the mean of all rows.
+those rows only, in the input and the untied output embeddings; a tied LM head, as Qwen2-0.5B's,
+shares the input's delta, which :class:`~mmvisionllm.engine.SharedParamOptimWrapperConstructor`
+puts in one parameter group): without it a frozen LM head could hardly learn to emit a routing
+token that starts as the mean of all rows.
 """
 from typing import Optional, Sequence
 
@@ -53,8 +55,9 @@ def apply_lora(model: PreTrainedModel,
         input_name = _child_name(model, model.get_input_embeddings())
         trainable_token_indices[input_name] = list(new_token_ids)
         output_embeddings = model.get_output_embeddings()
+        # HF ties by sharing the Parameter (a data_ptr test would call any two meta tensors tied)
         tied = output_embeddings is not None and \
-            output_embeddings.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+            output_embeddings.weight is model.get_input_embeddings().weight
         if output_embeddings is not None and not tied:
             trainable_token_indices[_child_name(model, output_embeddings)] = list(new_token_ids)
     config = LoraConfig(

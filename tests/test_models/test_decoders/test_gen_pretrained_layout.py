@@ -85,11 +85,11 @@ def _decoder_cfg(name: str, folder: str, variable: str) -> dict:
     cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'models', 'decoders', name))
     decoder = cfg[variable].to_dict()
     for key in ('unet', 'vae', 'noise_scheduler', 'text_encoder', 'tokenizer'):
-        assert decoder[key]['pretrained'] == cfg.sd15_path  # every part comes from the folder
+        # every part comes from the folder
+        assert decoder[key]['pretrained'] == cfg[variable.split('_')[0] + '_sd15_path']
         decoder[key]['pretrained'] = folder
     decoder.update(
         in_channels=LLM_WIDTH, num_queries=4, image_size=32, gradient_checkpointing=False)
-    decoder['link_mapper']['num_heads'] = 4  # 12 heads fit SD's 768, not the tiny 32
     decoder['test_cfg']['num_inference_steps'] = 3
     return decoder
 

@@ -17,6 +17,8 @@ from mmvisionllm.registry import MODELS
 
 __all__ = ['LinkMapper']
 
+HEAD_CHANNELS = 64  # width of one attention head in Stable Diffusion's UNets
+
 
 @MODELS.register_module()
 class LinkMapper(BaseModule):
@@ -28,7 +30,10 @@ class LinkMapper(BaseModule):
         num_queries (int): Number Q of learnable output queries (77 = CLIP's text length in SD 1.5).
         hidden_channels (int, optional): Hidden width of the MLP. Defaults to ``out_channels``.
         num_layers (int): Transformer decoder layers. Defaults to 1.
-        num_heads (int): Attention heads (must divide ``out_channels``). Defaults to 8.
+        num_heads (int, optional): Attention heads (must divide ``out_channels``). None (the
+            default): ``out_channels // 64``, the 64-wide heads of Stable Diffusion's own
+            cross-attention (12 for SD 1.5's 768, 16 for SD 2.x's 1024, 32 for SDXL's 2048), or 1
+            for a context narrower than 64.
         ffn_ratio (int): Feed-forward width / ``out_channels``. Defaults to 4.
         dropout (float): Dropout inside the transformer. Defaults to 0.
         init_cfg (dict, optional): MMEngine initialisation config.
@@ -40,12 +45,19 @@ class LinkMapper(BaseModule):
                  num_queries: int = 77,
                  hidden_channels: Optional[int] = None,
                  num_layers: int = 1,
-                 num_heads: int = 8,
+                 num_heads: Optional[int] = None,
                  ffn_ratio: int = 4,
                  dropout: float = 0.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         hidden_channels = hidden_channels or out_channels
+        if num_heads is None:
+            num_heads = max(out_channels // HEAD_CHANNELS, 1)
+        if out_channels % num_heads:
+            raise ValueError(f'link_mapper.num_heads={num_heads} does not divide its width '
+                             f'out_channels={out_channels} (the UNet cross_attention_dim); leave '
+                             f'num_heads out to use {max(out_channels // HEAD_CHANNELS, 1)}')
+        self.num_heads = num_heads
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.num_queries = num_queries

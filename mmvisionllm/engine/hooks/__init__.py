@@ -1,0 +1,4 @@
+"""Hooks of mmvisionllm."""
+from .adapter_checkpoint_hook import AdapterCheckpointHook
+
+__all__ = ['AdapterCheckpointHook']
