@@ -6,14 +6,17 @@ Reuses mmengine's ``BaseDataPreprocessor`` (device casting) and the model's
 the attention masks; the decoder view (``inputs['image']``) passes through untouched (the decoders
 normalise it).
 """
+import logging
 from typing import List, Optional, Sequence
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseDataPreprocessor
 from torch import Tensor
 
 from mmvisionllm.registry import MODELS
 from ..language_models.conversation_tokenizer import IGNORE_INDEX, ConversationTokenizer
+from .length_policy import fit_conversation
 
 __all__ = ['CLIPTileDataPreprocessor', 'VisionLLMv2DataPreprocessor', 'CLIP_MEAN', 'CLIP_STD']
 
@@ -26,8 +29,11 @@ class CLIPTileDataPreprocessor(BaseDataPreprocessor):
     """Normalise the CLIP tiles of packed samples (models that read images only).
 
     Args:
-        mean (Sequence[float]): Per-channel mean of the CLIP tiles, in [0, 1] units.
-        std (Sequence[float]): Per-channel std of the CLIP tiles, in [0, 1] units.
+        mean (Sequence[float], optional): Per-channel mean of the CLIP tiles, in [0, 1] units.
+            None: the vision tower's image processor's (see :meth:`set_image_statistics`), else
+            OpenAI CLIP's.
+        std (Sequence[float], optional): Per-channel std of the CLIP tiles, in [0, 1] units (None
+            as ``mean``).
         non_blocking (bool): Non-blocking host-to-device copies.
 
     Output of :meth:`forward` (``inputs``): ``clip_pixels`` (list[Tensor | None]), per sample the
@@ -35,12 +41,28 @@ class CLIPTileDataPreprocessor(BaseDataPreprocessor):
     """
 
     def __init__(self,
-                 mean: Sequence[float] = CLIP_MEAN,
-                 std: Sequence[float] = CLIP_STD,
+                 mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None,
                  non_blocking: bool = False) -> None:
         super().__init__(non_blocking=non_blocking)
+        self.explicit_statistics = mean is not None or std is not None
+        mean = CLIP_MEAN if mean is None else mean
+        std = CLIP_STD if std is None else std
         self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def set_image_statistics(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Take the checkpoint image processor's mean/std, unless the config gave its own."""
+        if self.explicit_statistics:
+            if not (torch.allclose(self.mean.flatten().cpu(), torch.tensor(mean).float())
+                    and torch.allclose(self.std.flatten().cpu(), torch.tensor(std).float())):
+                print_log(
+                    f'data_preprocessor: the config\'s mean/std {self.mean.flatten().tolist()}/'
+                    f'{self.std.flatten().tolist()} are used, not the vision checkpoint\'s '
+                    f'{list(mean)}/{list(std)}', logger='current', level=logging.WARNING)
+            return
+        self.mean.copy_(torch.tensor(mean).view(1, 3, 1, 1))
+        self.std.copy_(torch.tensor(std).view(1, 3, 1, 1))
 
     def normalize_tiles(self, tiles: Optional[Tensor]) -> Optional[Tensor]:
         """uint8 [T, 3, S, S] tiles -> float CLIP-normalised tiles (None stays None)."""
@@ -62,10 +84,13 @@ class VisionLLMv2DataPreprocessor(CLIPTileDataPreprocessor):
     """Turn packed samples into model inputs.
 
     Args:
-        mean (Sequence[float]): Per-channel mean of the CLIP tiles, in [0, 1] units.
-        std (Sequence[float]): Per-channel std of the CLIP tiles, in [0, 1] units.
-        max_length (int, optional): Longest accepted token sequence; longer samples raise (cutting a
-            sequence could split an image or a query block). None: no limit.
+        mean (Sequence[float], optional): Per-channel mean of the CLIP tiles, in [0, 1] units
+            (None: the CLIP folder's image processor's, else OpenAI CLIP's).
+        std (Sequence[float], optional): Per-channel std of the CLIP tiles (None as ``mean``).
+        max_length (int, optional): Longest token sequence. A longer conversation loses its last
+            exchanges, then words of its first question, never image tokens, routing tokens or
+            their queries, with a warning naming it (:mod:`.length_policy`); one whose image and
+            first answer alone are longer is refused. None: no limit.
         non_blocking (bool): Non-blocking host-to-device copies.
 
     Output of :meth:`forward` (``inputs``):
@@ -78,8 +103,8 @@ class VisionLLMv2DataPreprocessor(CLIPTileDataPreprocessor):
     """
 
     def __init__(self,
-                 mean: Sequence[float] = CLIP_MEAN,
-                 std: Sequence[float] = CLIP_STD,
+                 mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None,
                  max_length: Optional[int] = None,
                  non_blocking: bool = False) -> None:
         super().__init__(mean=mean, std=std, non_blocking=non_blocking)
@@ -97,6 +122,18 @@ class VisionLLMv2DataPreprocessor(CLIPTileDataPreprocessor):
         for row, sequence in enumerate(sequences):
             padded[row, :len(sequence)] = torch.tensor(sequence, dtype=torch.long)
         return padded
+
+    def _fit(self, sample, conversation: list, num_tiles: int, name: str) -> list:
+        """``conversation`` shortened to ``max_length`` tokens by :func:`fit_conversation`."""
+        fitted, dropped = fit_conversation(
+            conversation, self.max_length,
+            lambda turns: len(self.conversation_tokenizer.encode(turns, num_tiles).input_ids),
+            name)
+        if dropped:
+            print_log(f'{name} is longer than max_length={self.max_length} tokens: dropped '
+                      f'{dropped}', logger='current', level=logging.WARNING)
+            sample.set_metainfo(dict(conversation=fitted))
+        return fitted
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """Preprocess a batch.
@@ -120,15 +157,15 @@ class VisionLLMv2DataPreprocessor(CLIPTileDataPreprocessor):
         input_ids, labels = [], []
         for index, (sample, tiles) in enumerate(zip(data_samples, clip_pixels)):
             num_tiles = 0 if tiles is None else tiles.shape[0]
+            name = (f'sample {index} (task={sample.metainfo.get("task")!r}, '
+                    f'img_id={sample.metainfo.get("img_id")})')
             try:
-                encoded = self.conversation_tokenizer.encode(sample.metainfo["conversation"],
-                                                             num_tiles)
+                conversation = sample.metainfo['conversation']
+                if self.max_length is not None:
+                    conversation = self._fit(sample, conversation, num_tiles, name)
+                encoded = self.conversation_tokenizer.encode(conversation, num_tiles)
             except (ValueError, KeyError) as error:
-                raise type(error)(f'sample {index} (task={sample.metainfo.get("task")!r}, '
-                                  f'img_id={sample.metainfo.get("img_id")}): {error}') from error
-            if self.max_length is not None and len(encoded.input_ids) > self.max_length:
-                raise ValueError(f'sample {index} has {len(encoded.input_ids)} tokens, more than '
-                                 f'max_length={self.max_length}')
+                raise type(error)(f'{name}: {error}') from error
             input_ids.append(encoded.input_ids)
             labels.append(encoded.labels)
         padded_ids = self.pad(input_ids, self.conversation_tokenizer.pad_token_id)

@@ -136,6 +136,9 @@ class VisionLLMv2(BaseModel):
             routing_vocabulary=routing_tokens,
             image_free_routing_tokens=image_free_tokens)
         self.data_preprocessor.bind(self.conversation_tokenizer)
+        statistics = getattr(self.vision_encoder, 'image_statistics', None)
+        if statistics is not None:  # the CLIP folder's image processor mean/std
+            self.data_preprocessor.set_image_statistics(*statistics)
         self.image_token_id = token_ids['<image>']
         self.region_token_id = token_ids['<region>']
         freeze_components(self, frozen_components)

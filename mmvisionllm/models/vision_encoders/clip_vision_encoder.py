@@ -8,13 +8,19 @@ the patch tokens of hidden layer ``select_layer`` (-2) without CLS for the LLM, 
 (``frozen_components``); when no parameter here requires grad the tower runs under
 ``torch.no_grad`` and stays in eval mode (a frozen tower's norm statistics stay as loaded).
 A random-init tower may take a ``conv_stem`` (:class:`ConvStem`) in place of its patch embedding.
+A folder with an image processor (``preprocessor_config.json``, read with HF's
+``ImageProcessingMixin.get_image_processor_dict``) gives the tiles' mean/std
+(:attr:`CLIPVisionEncoder.image_statistics`, used by the data preprocessor); its crop size must be
+the tower's tile size.
 """
-from typing import NamedTuple, Optional
+import os.path as osp
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 from transformers import CLIPVisionConfig, CLIPVisionModel
+from transformers.image_processing_utils import ImageProcessingMixin
 
 from mmvisionllm.registry import MODELS
 from ..language_models.local_checkpoint import check_local_checkpoint
@@ -84,6 +90,26 @@ class CLIPVisionEncoder(BaseModule):
                 self.clip.to(dtype)
         self.select_layer = select_layer
         self.num_region_layers = num_region_layers
+        self.image_statistics: Optional[Tuple[tuple, tuple]] = None
+        if pretrained_path is not None:
+            self.image_statistics = self._read_image_processor(pretrained_path)
+
+    def _read_image_processor(self, path: str) -> Optional[Tuple[tuple, tuple]]:
+        """(mean, std) of the folder's image processor, None without one."""
+        if not osp.isfile(osp.join(path, 'preprocessor_config.json')):
+            return None
+        processor, _ = ImageProcessingMixin.get_image_processor_dict(path, local_files_only=True)
+        crop = processor.get('crop_size') or {}
+        crop = crop if isinstance(crop, dict) else dict(height=crop, width=crop)
+        sides = {crop.get('height'), crop.get('width')} - {None}
+        if sides and sides != {self.image_size}:
+            raise ValueError(
+                f'vision_encoder.pretrained_path={path!r}: its image processor crops '
+                f'{sorted(sides)} px but the tower takes {self.image_size} px tiles '
+                '(config.json image_size)')
+        if 'image_mean' not in processor or 'image_std' not in processor:
+            return None
+        return tuple(processor['image_mean']), tuple(processor['image_std'])
 
     @property
     def image_size(self) -> int:
