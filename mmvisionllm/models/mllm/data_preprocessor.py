@@ -48,8 +48,10 @@ class CLIPTileDataPreprocessor(BaseDataPreprocessor):
         self.explicit_statistics = mean is not None or std is not None
         mean = CLIP_MEAN if mean is None else mean
         std = CLIP_STD if std is None else std
-        self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1),
+                             persistent=False)
 
     def set_image_statistics(self, mean: Sequence[float], std: Sequence[float]) -> None:
         """Take the checkpoint image processor's mean/std, unless the config gave its own."""

@@ -175,3 +175,32 @@ def test_swin_t_real_scale_keys_land():
     assert any(k.startswith('detector.backbone.norm0.') for k in result.missing)
     assert decoder.detector.num_queries == 900
     assert len(decoder.detector.encoder.layers) == 6 and decoder.detector.decoder.num_layers == 6
+
+
+def test_converter_tool_checks_the_configured_decoder_and_refuses_left_out_tensors(
+        tiny_pair, tmp_path, monkeypatch, capsys):
+    """A model config whose ``model.decoders.det`` has other widths than the base variable it
+    started from: the tool checks the model's decoder, fails and writes nothing, unless the keys
+    it would leave out are named with --skip."""
+    from tool_loader import load_tool
+    tool = load_tool('model_converters/gdino_to_link_decoder.py')
+    gdino, _ = tiny_pair
+    src, dst = str(tmp_path / 'gdino.pth'), str(tmp_path / 'link.pth')
+    torch.save(dict(state_dict=gdino.state_dict(), meta=dict()), src)
+    base = Config.fromfile(osp.join(DECODER_CONFIGS, 'det_tiny.py')).det_decoder.to_dict()
+    changed = copy.deepcopy(base)
+    changed['detector']['encoder']['layer_cfg']['ffn_cfg']['feedforward_channels'] = 256
+    config = str(tmp_path / 'model_config.py')
+    Config(dict(det_decoder=base, model=dict(decoders=dict(det=changed)))).dump(config)
+    argv = ['gdino_to_link_decoder.py', src, dst, '--config', config, '--in-channels', '32',
+            '--model-prefix', 'decoders.det.']
+    monkeypatch.setattr(sys, 'argv', argv)
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main()
+    out = capsys.readouterr()
+    assert exit_info.value.code == 1
+    assert 'would be left out' in out.err and not osp.exists(dst)
+    assert 'encoder.layers.0.ffn.layers.0.0.weight' in out.out
+    monkeypatch.setattr(sys, 'argv', argv + ['--skip', '*encoder.layers.*.ffn.*'])
+    tool.main()
+    assert 'skipped as asked' in capsys.readouterr().out and osp.exists(dst)

@@ -53,16 +53,16 @@ def _write_clip_tokenizer(folder: str) -> None:
     tok.save_pretrained(osp.join(folder, 'tokenizer'))
 
 
-@pytest.fixture(scope='module')
-def sd_folder(tmp_path_factory):
+def _save_sd_folder(root: str, width: int = WIDTH, unet_in_channels: int = 4) -> str:
+    """Tiny SD parts in SD's folder layout; ``width`` = the UNet's cross-attention width, 8 UNet
+    input channels = InstructPix2Pix's layout (timbrooks/instruct-pix2pix)."""
     torch.manual_seed(0)
-    root = str(tmp_path_factory.mktemp('sd15_tiny'))
     UNet2DConditionModel(
-        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32),
+        sample_size=16, in_channels=unet_in_channels, out_channels=4, block_out_channels=(16, 32),
         down_block_types=('CrossAttnDownBlock2D', 'DownBlock2D'),
         up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D'), layers_per_block=1,
         norm_num_groups=8, attention_head_dim=8,
-        cross_attention_dim=WIDTH).save_pretrained(osp.join(root, 'unet'))
+        cross_attention_dim=width).save_pretrained(osp.join(root, 'unet'))
     AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32),
         down_block_types=('DownEncoderBlock2D', ) * 2, up_block_types=('UpDecoderBlock2D', ) * 2,
@@ -73,11 +73,16 @@ def sd_folder(tmp_path_factory):
     _write_clip_tokenizer(root)
     vocab_size = len(CLIPTokenizer.from_pretrained(osp.join(root, 'tokenizer')))
     CLIPTextModel(
-        CLIPTextConfig(vocab_size=vocab_size, hidden_size=WIDTH, intermediate_size=64,
+        CLIPTextConfig(vocab_size=vocab_size, hidden_size=width, intermediate_size=64,
                        num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
                        bos_token_id=0, eos_token_id=1,
                        pad_token_id=1)).save_pretrained(osp.join(root, 'text_encoder'))
     return root
+
+
+@pytest.fixture(scope='module')
+def sd_folder(tmp_path_factory):
+    return _save_sd_folder(str(tmp_path_factory.mktemp('sd15_tiny')))
 
 
 def _decoder_cfg(name: str, folder: str, variable: str) -> dict:
@@ -169,3 +174,35 @@ def test_missing_folder_names_key_and_path(sd_folder, tmp_path):
         MODELS.build(cfg)
     assert 'vae.pretrained' in str(err.value)
     assert osp.join(str(tmp_path / 'missing_sd'), 'vae') in str(err.value)
+
+
+@pytest.mark.parametrize('width,heads', [(1024, 16)])
+def test_gen_decoder_takes_sd2_cross_attention_width(width, heads, tmp_path):
+    """SD 2.x's UNet reads a 1024-wide context (OpenCLIP-H): the shipped config's link mapper takes
+    that width with 64-wide heads, without a config edit."""
+    folder = _save_sd_folder(str(tmp_path / 'sd2_tiny'), width=width)
+    decoder = MODELS.build(_decoder_cfg('gen_sd15.py', folder, 'gen_decoder'))
+    assert decoder.link_mapper.out_channels == width and decoder.link_mapper.num_heads == heads
+    links = torch.randn(1, 1, 4, LLM_WIDTH)
+    mask = torch.ones(1, 1, dtype=torch.bool)
+    losses = decoder.loss(links, mask, None, [_sample(caption='a large red circle')])
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_edit_decoder_loads_instruct_pix2pix_layout(tmp_path):
+    folder = _save_sd_folder(str(tmp_path / 'ip2p_tiny'), unet_in_channels=8)
+    decoder = MODELS.build(_decoder_cfg('edit_sd15.py', folder, 'edit_decoder'))
+    saved = UNet2DConditionModel.from_pretrained(osp.join(folder, 'unet')).conv_in.weight
+    assert torch.equal(decoder.unet.conv_in.weight, saved)  # taken as it is, not widened
+    source = torch.randint(0, 256, (3, 36, 52), dtype=torch.uint8)
+    losses = decoder.loss(torch.randn(1, 1, 4, LLM_WIDTH), torch.ones(1, 1, dtype=torch.bool),
+                          [source], [_sample(edit_instruction='make the star green')])
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_link_mapper_heads_follow_the_context_width():
+    from mmvisionllm.models.decoders.generation import LinkMapper
+    for width, heads in ((768, 12), (1024, 16), (2048, 32), (32, 1)):  # SD 1.5, 2.x, XL, tiny
+        assert LinkMapper(8, width, num_queries=2, ffn_ratio=1).num_heads == heads
+    with pytest.raises(ValueError, match='does not divide'):
+        LinkMapper(8, 1024, num_heads=12)

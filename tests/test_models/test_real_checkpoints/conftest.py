@@ -10,7 +10,14 @@ for path in (HERE, MLLM_TESTS):  # pytest's importlib mode leaves sys.path alone
     if path not in sys.path:
         sys.path.insert(0, path)
 
+from mllm_builders import save_word_tokenizer  # noqa: E402
 from real_layouts import save_clip_l336, save_qwen2, save_vicuna  # noqa: E402
+
+
+@pytest.fixture(scope='session')
+def tokenizer_dir(tmp_path_factory) -> str:
+    """A saved word-level tokenizer (the tiny random-init LLM's)."""
+    return save_word_tokenizer(str(tmp_path_factory.mktemp('tokenizer')))
 
 
 @pytest.fixture(scope='session')

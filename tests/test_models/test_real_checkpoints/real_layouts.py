@@ -1,4 +1,4 @@
-"""Tiny random checkpoints in the on-disk layouts of the real ones, written with ``save_pretrained``.
+"""Tiny random checkpoints in the on-disk layouts of the real ones (``save_pretrained``).
 
 * ``save_clip_l336``: openai/clip-vit-large-patch14-336's folder: a full ``CLIPModel`` (vision and
   text halves, ``config.json`` + ``model.safetensors``) and its ``preprocessor_config.json``
@@ -7,7 +7,8 @@
   ``tokenizer.model`` with ``tokenizer_config.json`` (``LlamaTokenizer``) and no ``tokenizer.json``.
 * ``save_qwen2``: Qwen/Qwen2-0.5B's folder: a ``Qwen2ForCausalLM`` with tied input/output embeddings
   and an embedding padded beyond the tokenizer, and Qwen2's byte-level BPE tokenizer
-  (``vocab.json``, ``merges.txt``, ``tokenizer.json``, ``tokenizer_config.json``).
+  (``vocab.json``, ``merges.txt``, ``tokenizer.json``, ``tokenizer_config.json``; no
+  ``tokenizer.model``).
 """
 import io
 import json
