@@ -8,8 +8,8 @@
 #   det = det+seg+grd, pose, text).
 # Val/test: COCO val2017 box AP ([DET]) and mask AP ([SEG]), RefCOCO val P@1 ([GRD]), COCO
 #   keypoint AP ([POSE]), all teacher-forced as the paper.
-# Checkpoints: LoRA + token rows + decoders + query tables + optimizer state (~2.4 GB,
-#   tools/analysis_tools/stage_params.py); CLIP and the LLM base are rebuilt from their folders.
+# Checkpoints: LoRA + token rows + decoders + query tables + optimizer state (2.32 GiB, a full one
+#   15.44 GiB: tools/analysis_tools/stage_params.py); CLIP and the LLM base come from their folders.
 # Local files only (no hub): checkpoints/clip-vit-large-patch14-336 and the stage-1 LLM merged into
 # a folder (tools/model_converters/merge_lora.py), data as in configs/_base_/datasets/coco_7b.py.
 # The detector starts from a converted mmdet GDINO-T checkpoint

@@ -6,7 +6,7 @@
 #   LLaVA; COCO box/mask/keypoint AP, RefCOCO P@1).
 # Start: load_from=<stage 2's last checkpoint> (its LoRA, token rows, decoders, query tables).
 # Checkpoints: decoders + query tables + optimizer state + the stage-2 LoRA and token rows (kept:
-#   they do not come from a folder) (~2.3 GB, tools/analysis_tools/stage_params.py).
+#   they do not come from a folder) (1.72 GiB, tools/analysis_tools/stage_params.py).
 _base_ = ['./visionllmv2_7b_coco_stage2.py']
 
 model = dict(frozen_components=('vision_encoder', 'projector', 'region_encoder', 'llm'))

@@ -3,7 +3,7 @@
 # Frozen: CLIP, the whole LLM (its new token rows stay mean-initialised). No decoders.
 # Data: LLaVA-1.5's 558K image captions + region-level captions (<region> prompts).
 # Val/test: VQAv2 val2014 (VQA accuracy, generated answers).
-# Checkpoints hold projector + region encoder + optimizer state (~0.6 GB: tools/analysis_tools/
+# Checkpoints hold projector + region encoder + optimizer state (0.39 GiB: tools/analysis_tools/
 #   stage_params.py), the frozen CLIP/LLM are rebuilt from their folders.
 # Next: visionllmv2_7b_stage1b_full.py with load_from=<this run's last checkpoint>.
 _base_ = [

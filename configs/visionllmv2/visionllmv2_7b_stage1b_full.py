@@ -5,7 +5,7 @@
 # Data: LLaVA-1.5's 665K instruction mix, VQAv2 train, region-level conversations.
 # Val/test: VQAv2 val2014 (VQA accuracy).
 # Start: load_from=<stage 1a's last checkpoint> (projector + region encoder; the frozen parts come
-#   from the folders). The whole LLM trains, so its checkpoints are full-size (~40 GB with AdamW
+#   from the folders). The whole LLM trains, so its checkpoints are full-size (38 GiB with AdamW
 #   state, tools/analysis_tools/stage_params.py); merge the last one into a folder for stage 2:
 #     python tools/model_converters/merge_lora.py CONFIG CKPT --hf-dir checkpoints/stage1b-llm
 # Next: visionllmv2_7b_coco_stage2.py with model.llm.pretrained_path=checkpoints/stage1b-llm and

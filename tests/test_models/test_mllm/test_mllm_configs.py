@@ -82,15 +82,32 @@ def test_stage2_and_stage3_recipes(tokenizer_dir, stage):
     assert model.super_link.query_tables['det'].weight.requires_grad
 
 
-def test_real_data_stage2_config_names_registered_parts():
-    """The COCO/RefCOCO/VQAv2/LLaVA example config resolves every type in our registries."""
-    from mmvisionllm.registry import DATASETS, MODELS, TRANSFORMS
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'visionllmv2',
-                                   'visionllmv2_7b_coco_stage2.py'))
-    assert set(cfg.model.decoders) == {'det', 'pose'} and cfg.model.llm.lora.r == 32
-    for dataset in cfg.train_dataloader.dataset.datasets:
-        assert DATASETS.get(dataset.type) is not None, dataset.type
-        for transform in dataset.pipeline:
-            assert TRANSFORMS.get(transform['type']) is not None, transform['type']
+@pytest.mark.parametrize('config', [
+    'visionllmv2_7b_stage1a_projector.py', 'visionllmv2_7b_stage1b_full.py',
+    'visionllmv2_7b_coco_stage2.py', 'visionllmv2_7b_coco_stage3.py',
+    'visionllmv2_qwen2_7b_coco_stage2.py'
+])
+def test_real_data_stage_configs_name_registered_parts(config):
+    """The COCO/RefCOCO/VQAv2/LLaVA stage configs resolve every type in our registries and have
+    train, val and test loops."""
+    from mmvisionllm.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'visionllmv2', config))
+    if 'stage2' in config or 'stage3' in config:
+        assert set(cfg.model.decoders) == {'det', 'pose'} and cfg.model.llm.lora.r == 32
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        for dataset in dataset.get('datasets', [dataset]):
+            assert DATASETS.get(dataset.type) is not None, dataset.type
+            for transform in dataset.pipeline:
+                assert TRANSFORMS.get(transform['type']) is not None, transform['type']
+    for loop in ('train_cfg', 'val_cfg', 'test_cfg'):
+        assert cfg[loop]
+    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
+        cfg.test_evaluator
+    ]
+    for metric in evaluators:
+        assert METRICS.get(metric.type) is not None, metric.type
+    assert [h.type for h in cfg.custom_hooks] == ['AdapterCheckpointHook']
+    assert HOOKS.get('AdapterCheckpointHook') is not None
     for decoder in cfg.model.decoders.values():
         assert MODELS.get(decoder.type) is not None, decoder.type
