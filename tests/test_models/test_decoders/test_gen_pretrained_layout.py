@@ -2,19 +2,18 @@
 
 Tiny random diffusers/transformers components are written with ``save_pretrained`` into
 ``tmp_path/{unet,vae,scheduler,text_encoder,tokenizer}`` (SD 1.5's layout, including its PNDM
-scheduler config and a CLIP BPE tokenizer built from a tiny vocabulary); the shipped configs
+scheduler config and a CLIP BPE tokenizer built from a tiny vocabulary:
+``tests/data/real_layouts.py``); the shipped configs
 ``gen_sd15.py`` / ``edit_sd15.py`` are then built with only the folder path (and the sizes that the
 tiny parts imply) changed.
 """
-import json
-import os
 import os.path as osp
 
 import pytest
 import torch
-from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+from diffusers import UNet2DConditionModel
 from mmengine.config import Config
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from real_layouts import SD_WORDS, save_stable_diffusion
 
 from mmvisionllm.registry import MODELS
 from mmvisionllm.structures import MMDataSample
@@ -22,62 +21,10 @@ from mmvisionllm.structures import MMDataSample
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 WIDTH = 32  # CLIP width = UNet cross-attention width
 LLM_WIDTH = 48
-WORDS = ['draw', 'a', 'large', 'small', 'red', 'blue', 'circle', 'star', 'make', 'the', 'green']
-
-
-def _write_clip_tokenizer(folder: str) -> None:
-    """A CLIP BPE tokenizer whose merges spell every word of ``WORDS`` as one token."""
-    vocab, merges = {}, []
-
-    def add(token):
-        vocab.setdefault(token, len(vocab))
-
-    for special in ('<|startoftext|>', '<|endoftext|>'):
-        add(special)
-    for ch in sorted(set(''.join(WORDS))):
-        add(ch)
-        add(ch + '</w>')
-    for word in WORDS:
-        parts = list(word[:-1]) + [word[-1] + '</w>']
-        while len(parts) > 1:
-            merges.append(f'{parts[0]} {parts[1]}')
-            parts = [parts[0] + parts[1]] + parts[2:]
-            add(parts[0])
-    raw = osp.join(folder, 'raw')
-    os.makedirs(raw, exist_ok=True)
-    with open(osp.join(raw, 'vocab.json'), 'w') as f:
-        json.dump(vocab, f)
-    with open(osp.join(raw, 'merges.txt'), 'w') as f:
-        f.write('#version: 0.2\n' + '\n'.join(dict.fromkeys(merges)) + '\n')
-    tok = CLIPTokenizer(osp.join(raw, 'vocab.json'), osp.join(raw, 'merges.txt'))
-    tok.save_pretrained(osp.join(folder, 'tokenizer'))
 
 
 def _save_sd_folder(root: str, width: int = WIDTH, unet_in_channels: int = 4) -> str:
-    """Tiny SD parts in SD's folder layout; ``width`` = the UNet's cross-attention width, 8 UNet
-    input channels = InstructPix2Pix's layout (timbrooks/instruct-pix2pix)."""
-    torch.manual_seed(0)
-    UNet2DConditionModel(
-        sample_size=16, in_channels=unet_in_channels, out_channels=4, block_out_channels=(16, 32),
-        down_block_types=('CrossAttnDownBlock2D', 'DownBlock2D'),
-        up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D'), layers_per_block=1,
-        norm_num_groups=8, attention_head_dim=8,
-        cross_attention_dim=width).save_pretrained(osp.join(root, 'unet'))
-    AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32),
-        down_block_types=('DownEncoderBlock2D', ) * 2, up_block_types=('UpDecoderBlock2D', ) * 2,
-        norm_num_groups=8, sample_size=32).save_pretrained(osp.join(root, 'vae'))
-    PNDMScheduler(  # what SD 1.5 ships in scheduler/
-        beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear',
-        skip_prk_steps=True).save_pretrained(osp.join(root, 'scheduler'))
-    _write_clip_tokenizer(root)
-    vocab_size = len(CLIPTokenizer.from_pretrained(osp.join(root, 'tokenizer')))
-    CLIPTextModel(
-        CLIPTextConfig(vocab_size=vocab_size, hidden_size=width, intermediate_size=64,
-                       num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
-                       bos_token_id=0, eos_token_id=1,
-                       pad_token_id=1)).save_pretrained(osp.join(root, 'text_encoder'))
-    return root
+    return save_stable_diffusion(root, width, unet_in_channels, words=SD_WORDS)
 
 
 @pytest.fixture(scope='module')

@@ -53,3 +53,17 @@ def _fast_config_text(monkeypatch):
     monkeypatch.setattr(
         Config, 'pretty_text',
         property(lambda self: '\n'.join(f'{k} = {v!r}' for k, v in self.to_dict().items())))
+
+
+@pytest.fixture(scope='session')
+def sd_layouts(tmp_path_factory) -> dict:
+    """``sd15``: a Stable Diffusion 1.5 folder; ``ip2p``: an InstructPix2Pix one (8-channel
+    UNet)."""
+    from real_layouts import save_stable_diffusion
+    root = tmp_path_factory.mktemp('sd_layouts')
+    words = ('draw', 'make', 'the', 'a', 'red', 'green', 'blue', 'yellow', 'circle', 'square',
+             'star', 'triangle', 'small', 'large')
+    return dict(
+        sd15=save_stable_diffusion(str(root / 'stable-diffusion-v1-5'), words=words),
+        ip2p=save_stable_diffusion(str(root / 'instruct-pix2pix'), unet_in_channels=8,
+                                   words=words))

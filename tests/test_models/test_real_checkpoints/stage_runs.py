@@ -9,6 +9,7 @@ place of Grounding DINO-T and UniPose-T, which the decoder tests cover), the sch
 """
 import copy
 import os.path as osp
+from typing import Optional, Sequence
 
 from mmengine.config import Config
 
@@ -28,9 +29,19 @@ def _dataset(tasks: Config, name: str, data_root: str, tile_size: int) -> dict:
     return dataset
 
 
-def stage_config(config: str, clip_dir: str, llm_dir: str, data_root: str, work_dir: str,
-                 max_iters: int = 2, tile_size: int = 28) -> Config:
-    """``configs/visionllmv2/<config>`` on the tiny folders and ShapesWorld (see module doc)."""
+def stage_config(config: str,
+                 clip_dir: str,
+                 llm_dir: str,
+                 data_root: str,
+                 work_dir: str,
+                 max_iters: int = 2,
+                 tile_size: int = 28,
+                 decoders: Optional[dict] = None,
+                 train_sets: Optional[Sequence[str]] = None,
+                 group_ratios: Optional[dict] = None) -> Config:
+    """``configs/visionllmv2/<config>`` on the tiny folders and ShapesWorld (see module doc);
+    ``decoders`` / ``train_sets`` (ShapesWorld dataset variables) / ``group_ratios`` replace the
+    toy decoder, the det + VQA data and their ratios."""
     cfg = Config.fromfile(osp.join(CONFIGS, config))
     tasks = Config.fromfile(SW_TASKS)
     data_root = data_root.rstrip('/') + '/'
@@ -39,9 +50,9 @@ def stage_config(config: str, clip_dir: str, llm_dir: str, data_root: str, work_
     cfg.model.max_new_tokens = 3
     has_decoders = bool(cfg.model.decoders)
     if has_decoders:
-        cfg.model.decoders = dict(det=TOY_DECODER)
+        cfg.model.decoders = decoders or dict(det=TOY_DECODER)
     names = ['shapesworld_det_train'] if has_decoders else ['shapesworld_region_train']
-    names.append('shapesworld_vqa_train')
+    names = list(train_sets or names + ['shapesworld_vqa_train'])
     loader = dict(
         batch_size=2,
         num_workers=0,
@@ -53,7 +64,7 @@ def stage_config(config: str, clip_dir: str, llm_dir: str, data_root: str, work_
             datasets=[_dataset(tasks, n, data_root, tile_size) for n in names]))
     if has_decoders:
         loader['batch_sampler'] = dict(
-            type='TaskGroupedBatchSampler', group_ratios=dict(det=0.5, text=0.5))
+            type='TaskGroupedBatchSampler', group_ratios=group_ratios or dict(det=0.5, text=0.5))
     cfg.train_dataloader = loader
     cfg.val_dataloader = dict(
         batch_size=2,

@@ -6,13 +6,15 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.runner import Runner
-from stage_runs import stage_config
+from stage_runs import REPO_ROOT, stage_config
 
 from mmvisionllm.apis import chat
 from mmvisionllm.models.mllm.base_weights import base_weight_names, restore_base_weights
 from mmvisionllm.registry import MODELS
 
+DECODERS = osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'decoders')
 STAGE2 = {
     'vicuna': 'visionllmv2_7b_coco_stage2.py',
     'qwen2': 'visionllmv2_qwen2_7b_coco_stage2.py'
@@ -93,4 +95,59 @@ def test_stage2_trains_saves_resumes_tests_and_chats(family, layouts, shapesworl
     # chat on a photo-sized, non-square image (480 x 640)
     image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     replies = chat(reloaded, image, 'what colour is the circle ?')
+    assert len(replies) == 1 and isinstance(replies[0].text, str)
+
+
+def _sd_decoder(name: str, variable: str, folder: str, unet_folder: str) -> dict:
+    cfg = Config.fromfile(osp.join(DECODERS, name))[variable].to_dict()
+    for key in ('unet', 'vae', 'noise_scheduler', 'text_encoder', 'tokenizer'):
+        cfg[key]['pretrained'] = unet_folder if key == 'unet' else folder
+    cfg.update(num_queries=4, image_size=32, gradient_checkpointing=False)
+    cfg['test_cfg']['num_inference_steps'] = 2
+    return cfg
+
+
+def test_stage2_with_grounding_dino_sd15_and_instruct_pix2pix(
+        layouts, sd_layouts, shapesworld, tmp_path):
+    """Stage 2 with the real decoder plugins: Grounding DINO (det_tiny sizes), [GEN] from an SD 1.5
+    folder, [EDIT] from an InstructPix2Pix folder; their frozen VAE / text encoders are base
+    weights too, left out of the checkpoint and restored on resume."""
+    decoders = dict(
+        det=Config.fromfile(osp.join(DECODERS, 'det_tiny.py')).det_decoder.to_dict(),
+        gen=_sd_decoder('gen_sd15.py', 'gen_decoder', sd_layouts['sd15'], sd_layouts['sd15']),
+        edit=_sd_decoder('edit_sd15.py', 'edit_decoder', sd_layouts['sd15'], sd_layouts['ip2p']))
+    work_dir = str(tmp_path / 'run')
+    cfg = stage_config(
+        STAGE2['vicuna'], layouts['clip'], layouts['vicuna'], shapesworld, work_dir,
+        max_iters=4, decoders=decoders,
+        train_sets=['shapesworld_det_train', 'shapesworld_gen_train', 'shapesworld_edit_train'],
+        group_ratios=dict(det=0.4, gen=0.3, edit=0.3))
+    cfg.model.llm.lora.lora_dropout = 0.0
+    runner = Runner.from_cfg(cfg.copy())
+    runner.train()
+    model = runner.model
+    checkpoint = torch.load(osp.join(work_dir, 'iter_2.pth'), map_location='cpu',
+                            weights_only=True)
+    saved = set(checkpoint['state_dict'])
+    sources = checkpoint['meta']['adapter_checkpoint']['base_sources']
+    assert {'decoders.gen.codec.vae', 'decoders.gen.text_encoder', 'decoders.edit.text_encoder'
+            } <= set(sources)
+    assert not any(k.startswith(('decoders.gen.codec.vae.', 'decoders.gen.text_encoder.',
+                                 'vision_encoder.')) for k in saved)
+    assert any(k.startswith('decoders.gen.unet.') for k in saved)  # the UNet trains
+    assert any(k.startswith('decoders.det.detector.backbone.') for k in saved)
+    resumed_cfg = cfg.copy()
+    resumed_cfg.work_dir = str(tmp_path / 'resumed')
+    resumed_cfg.resume = True
+    resumed_cfg.load_from = osp.join(work_dir, 'iter_2.pth')
+    resumed = Runner.from_cfg(resumed_cfg)
+    resumed.train()
+    assert resumed.iter == 4
+    # the frozen parts came back from the folders, identical to the trained run's
+    finished = model.state_dict()
+    for key in base_weight_names(model):
+        assert torch.equal(resumed.model.state_dict()[key], finished[key]), key
+    resumed.test()
+    image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    replies = chat(resumed.model, image, 'detect the star')
     assert len(replies) == 1 and isinstance(replies[0].text, str)

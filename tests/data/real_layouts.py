@@ -9,6 +9,9 @@
   and an embedding padded beyond the tokenizer, and Qwen2's byte-level BPE tokenizer
   (``vocab.json``, ``merges.txt``, ``tokenizer.json``, ``tokenizer_config.json``; no
   ``tokenizer.model``).
+* ``save_stable_diffusion``: runwayml/stable-diffusion-v1-5's folder (``unet``, ``vae``,
+  ``scheduler`` with SD's PNDM config, ``text_encoder``, ``tokenizer`` a CLIP BPE one); ``width``
+  sets the cross-attention width (1024 = SD 2.x), ``unet_in_channels=8`` InstructPix2Pix's layout.
 """
 import io
 import json
@@ -18,15 +21,18 @@ from typing import Sequence
 
 import sentencepiece as spm
 import torch
+from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import (AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel, LlamaConfig,
-                          LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer)
+from transformers import (AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextConfig,
+                          CLIPTextModel, CLIPTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Config,
+                          Qwen2ForCausalLM, Qwen2Tokenizer)
 
 CLIP_TILE = 28
 CLIP_MEAN = (0.5, 0.45, 0.4)  # not OpenAI CLIP's: the test sees which statistics were used
 CLIP_STD = (0.25, 0.26, 0.27)
 QWEN2_PADDING = 24  # embedding rows beyond the tokenizer, as Qwen2's 151936 rows for 151646 tokens
 
+SD_WORDS = ('draw', 'a', 'large', 'small', 'red', 'blue', 'circle', 'star', 'make', 'the', 'green')
 TEXT = [
     'what colour is the circle', 'detect all objects in the image', 'a red square and a blue star',
     'where is the person', 'how many objects are there', 'there is one green triangle',
@@ -152,3 +158,61 @@ def save_qwen2(folder: str, seed: int = 0) -> str:
             max_position_embeddings=512,
             tie_word_embeddings=True)).save_pretrained(folder)
     return folder
+
+
+def _write_clip_tokenizer(folder: str, words: Sequence[str]) -> None:
+    """A CLIP BPE tokenizer whose merges spell every word of ``words`` as one token."""
+    vocab, merges = {}, []
+
+    def add(token):
+        vocab.setdefault(token, len(vocab))
+
+    for special in ('<|startoftext|>', '<|endoftext|>'):
+        add(special)
+    for ch in sorted(set(''.join(words))):
+        add(ch)
+        add(ch + '</w>')
+    for word in words:
+        parts = list(word[:-1]) + [word[-1] + '</w>']
+        while len(parts) > 1:
+            merges.append(f'{parts[0]} {parts[1]}')
+            parts = [parts[0] + parts[1]] + parts[2:]
+            add(parts[0])
+    raw = osp.join(folder, 'raw')
+    os.makedirs(raw, exist_ok=True)
+    with open(osp.join(raw, 'vocab.json'), 'w') as f:
+        json.dump(vocab, f)
+    with open(osp.join(raw, 'merges.txt'), 'w') as f:
+        f.write('#version: 0.2\n' + '\n'.join(dict.fromkeys(merges)) + '\n')
+    tok = CLIPTokenizer(osp.join(raw, 'vocab.json'), osp.join(raw, 'merges.txt'))
+    tok.save_pretrained(osp.join(folder, 'tokenizer'))
+
+
+def save_stable_diffusion(root: str,
+                          width: int = 32,
+                          unet_in_channels: int = 4,
+                          words: Sequence[str] = SD_WORDS) -> str:
+    """Tiny SD parts in SD's folder layout; ``width`` = the UNet's cross-attention width, 8 UNet
+    input channels = InstructPix2Pix's layout (timbrooks/instruct-pix2pix)."""
+    torch.manual_seed(0)
+    UNet2DConditionModel(
+        sample_size=16, in_channels=unet_in_channels, out_channels=4, block_out_channels=(16, 32),
+        down_block_types=('CrossAttnDownBlock2D', 'DownBlock2D'),
+        up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D'), layers_per_block=1,
+        norm_num_groups=8, attention_head_dim=8,
+        cross_attention_dim=width).save_pretrained(osp.join(root, 'unet'))
+    AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32),
+        down_block_types=('DownEncoderBlock2D', ) * 2, up_block_types=('UpDecoderBlock2D', ) * 2,
+        norm_num_groups=8, sample_size=32).save_pretrained(osp.join(root, 'vae'))
+    PNDMScheduler(  # what SD 1.5 ships in scheduler/
+        beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear',
+        skip_prk_steps=True).save_pretrained(osp.join(root, 'scheduler'))
+    _write_clip_tokenizer(root, words)
+    vocab_size = len(CLIPTokenizer.from_pretrained(osp.join(root, 'tokenizer')))
+    CLIPTextModel(
+        CLIPTextConfig(vocab_size=vocab_size, hidden_size=width, intermediate_size=64,
+                       num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
+                       bos_token_id=0, eos_token_id=1,
+                       pad_token_id=1)).save_pretrained(osp.join(root, 'text_encoder'))
+    return root
