@@ -30,9 +30,16 @@ from transformers import (AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPMod
 CLIP_TILE = 28
 CLIP_MEAN = (0.5, 0.45, 0.4)  # not OpenAI CLIP's: the test sees which statistics were used
 CLIP_STD = (0.25, 0.26, 0.27)
-QWEN2_PADDING = 24  # embedding rows beyond the tokenizer, as Qwen2's 151936 rows for 151646 tokens
+QWEN2_PADDING = 24  # embedding rows beyond the tokenizer, as Qwen2's 151936 for 151646 tokens
+TINY_LLM = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    max_position_embeddings=512)
 
-SD_WORDS = ('draw', 'a', 'large', 'small', 'red', 'blue', 'circle', 'star', 'make', 'the', 'green')
+SD_WORDS = ('draw', 'a', 'large', 'small', 'red', 'blue', 'circle', 'star', 'make', 'the',
+            'green')
 TEXT = [
     'what colour is the circle', 'detect all objects in the image', 'a red square and a blue star',
     'where is the person', 'how many objects are there', 'there is one green triangle',
@@ -111,15 +118,8 @@ def save_vicuna(folder: str, seed: int = 0) -> str:
     num_tokens = len(AutoTokenizer.from_pretrained(folder, local_files_only=True))
     torch.manual_seed(seed)
     LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=num_tokens,
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=4,
-            max_position_embeddings=512,
-            tie_word_embeddings=False)).save_pretrained(folder)
+        LlamaConfig(vocab_size=num_tokens, num_key_value_heads=4, tie_word_embeddings=False,
+                    **TINY_LLM)).save_pretrained(folder)
     assert not osp.exists(osp.join(folder, 'tokenizer.json'))
     return folder
 
@@ -148,15 +148,8 @@ def save_qwen2(folder: str, seed: int = 0) -> str:
     tokenizer.save_pretrained(folder)
     torch.manual_seed(seed)
     Qwen2ForCausalLM(
-        Qwen2Config(
-            vocab_size=len(tokenizer) + QWEN2_PADDING,
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=512,
-            tie_word_embeddings=True)).save_pretrained(folder)
+        Qwen2Config(vocab_size=len(tokenizer) + QWEN2_PADDING, num_key_value_heads=2,
+                    tie_word_embeddings=True, **TINY_LLM)).save_pretrained(folder)
     return folder
 
 

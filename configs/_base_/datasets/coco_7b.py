@@ -1,8 +1,8 @@
 # The real-data sets of the 7B stage configs (variables only, so that it combines with other bases).
 # Local files (no download at run time):
-#   data/coco/{train2017,val2017,train2014}/, data/coco/annotations/{instances,person_keypoints}_
+#   data/coco/{train2017,val2017,train2014,val2014}/, data/coco/annotations/{instances,person_keypoints}_
 #       {train,val}2017.json, data/coco/mdetr_annotations/final_refexp_{train,val}.json (MDETR)
-#   data/vqav2/v2_{OpenEnded_mscoco_train2014_questions,mscoco_train2014_annotations}.json
+#   data/vqav2/v2_{OpenEnded_mscoco_{train,val}2014_questions,mscoco_{train,val}2014_annotations}.json
 #   data/llava/llava_v1_5_mix665k.json (stage 1b / 2 conversations) and
 #   data/llava/blip_laion_cc_sbu_558k.json (stage 1a captions), images under data/llava/
 # CLIP view: up to 4 tiles of 336 px plus the global thumbnail; decoder view: mmdet's 1333x800.
@@ -60,6 +60,20 @@ def _pose(split):
         pipeline=[coco_load_image, coco_clip_view, _boxes(with_keypoints=True), coco_decoder_view, coco_pack])
 
 
+def _vqav2(split):
+    return dict(
+        type='VQAv2ConversationDataset',
+        task='vqa',
+        dataset_name='vqav2',
+        data_root='data/',
+        ann_file=f'vqav2/v2_OpenEnded_mscoco_{split}2014_questions.json',
+        answer_file=f'vqav2/v2_mscoco_{split}2014_annotations.json',
+        img_name_template=f'COCO_{split}2014_{{image_id:012d}}.jpg',
+        data_prefix=dict(img=f'coco/{split}2014/'),
+        test_mode=split != 'train',
+        pipeline=[coco_load_image, coco_clip_view, coco_decoder_view, coco_pack])
+
+
 def _llava(ann_file):
     return dict(
         type='LlavaConversationDataset',
@@ -75,16 +89,7 @@ coco_det_train = _instances('det', 'train', with_mask=False)
 coco_seg_train = _instances('seg', 'train', with_mask=True)
 refcoco_grd_train = _refcoco('train')
 coco_pose_train = _pose('train')
-vqav2_train = dict(
-    type='VQAv2ConversationDataset',
-    task='vqa',
-    dataset_name='vqav2',
-    data_root='data/',
-    ann_file='vqav2/v2_OpenEnded_mscoco_train2014_questions.json',
-    answer_file='vqav2/v2_mscoco_train2014_annotations.json',
-    img_name_template='COCO_train2014_{image_id:012d}.jpg',
-    data_prefix=dict(img='coco/train2014/'),
-    pipeline=[coco_load_image, coco_clip_view, coco_decoder_view, coco_pack])
+vqav2_train = _vqav2('train')
 llava_mix_train = _llava('llava_v1_5_mix665k.json')  # LLaVA-1.5 instruction mix
 llava_caption_train = _llava('blip_laion_cc_sbu_558k.json')  # LLaVA-1.5 pre-training captions
 
@@ -134,15 +139,5 @@ region_caption_train = dict(
         coco_load_image, coco_clip_view,
         dict(type='LoadRegionPrompts'), coco_decoder_view, coco_pack
     ])
-vqav2_val = dict(
-    type='VQAv2ConversationDataset',
-    task='vqa',
-    dataset_name='vqav2',
-    data_root='data/',
-    ann_file='vqav2/v2_OpenEnded_mscoco_val2014_questions.json',
-    answer_file='vqav2/v2_mscoco_val2014_annotations.json',
-    img_name_template='COCO_val2014_{image_id:012d}.jpg',
-    data_prefix=dict(img='coco/val2014/'),
-    test_mode=True,
-    pipeline=[coco_load_image, coco_clip_view, coco_decoder_view, coco_pack])
+vqav2_val = _vqav2('val')
 vqav2_metric = dict(type='TaskFilteredMetric', tasks='vqa', metric=dict(type='VQAAccuracy'))

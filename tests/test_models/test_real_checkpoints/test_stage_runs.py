@@ -25,6 +25,17 @@ def _trainable(model) -> dict:
     return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
+def _resume(cfg, checkpoint: str, work_dir: str) -> Runner:
+    """A run of ``cfg`` resumed from ``checkpoint``, trained to the end."""
+    cfg = cfg.copy()
+    cfg.work_dir = work_dir
+    cfg.resume = True
+    cfg.load_from = checkpoint
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
 def _batch(runner):
     return next(iter(runner.build_dataloader(runner.cfg.val_dataloader)))
 
@@ -66,12 +77,7 @@ def test_stage2_trains_saves_resumes_tests_and_chats(family, layouts, shapesworl
     assert checkpoint['optimizer']['state']
 
     # a run killed after 2 steps resumes from the adapter checkpoint to the same weights
-    resumed_cfg = cfg.copy()
-    resumed_cfg.work_dir = str(tmp_path / 'resumed')
-    resumed_cfg.resume = True
-    resumed_cfg.load_from = osp.join(work_dir, 'iter_2.pth')
-    resumed = Runner.from_cfg(resumed_cfg)
-    resumed.train()
+    resumed = _resume(cfg, osp.join(work_dir, 'iter_2.pth'), str(tmp_path / 'resumed'))
     assert resumed.iter == full.iter == 4
     finished = _trainable(full.model)
     for name, value in _trainable(resumed.model).items():
@@ -136,12 +142,7 @@ def test_stage2_with_grounding_dino_sd15_and_instruct_pix2pix(
                                  'vision_encoder.')) for k in saved)
     assert any(k.startswith('decoders.gen.unet.') for k in saved)  # the UNet trains
     assert any(k.startswith('decoders.det.detector.backbone.') for k in saved)
-    resumed_cfg = cfg.copy()
-    resumed_cfg.work_dir = str(tmp_path / 'resumed')
-    resumed_cfg.resume = True
-    resumed_cfg.load_from = osp.join(work_dir, 'iter_2.pth')
-    resumed = Runner.from_cfg(resumed_cfg)
-    resumed.train()
+    resumed = _resume(cfg, osp.join(work_dir, 'iter_2.pth'), str(tmp_path / 'resumed'))
     assert resumed.iter == 4
     # the frozen parts came back from the folders, identical to the trained run's
     finished = model.state_dict()
