@@ -20,7 +20,7 @@ _base_ = [
     '../_base_/models/decoders/pose_tiny.py',
     '../_base_/models/decoders/gen_tiny.py',
     '../_base_/models/decoders/edit_tiny.py',
-    '../_base_/datasets/shapesworld_tasks.py',
+    '../_base_/datasets/shapesworld_multitask.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -49,38 +49,16 @@ clip_view_override = dict(DynamicTiling=dict(max_tiles=1))
 
 # ---- data: every task in training; a fixed subset of val per task keeps the test short ----
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
     # shares of the 1000 batches: of six stage-2 runs from one stage-1 checkpoint, the set that put
     # the most figures above chance (docs/en/training_recipe.md, "Stage 2: group shares"; figures
     # near chance move by a few hundredths with the batch order). The detection group, the dearest
     # (0.66 s a batch) and furthest above chance, gave way to pose, text and text-to-image.
     batch_sampler=dict(
-        type='TaskGroupedBatchSampler',
-        group_ratios=dict(det=0.20, pose=0.25, text=0.40, gen=0.10, edit=0.05)),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='MultiTaskDataset',
-        datasets=[
-            {{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
-            {{_base_.shapesworld_grd_train}}, {{_base_.shapesworld_pose_train}},
-            {{_base_.shapesworld_vqa_train}}, {{_base_.shapesworld_caption_train}},
-            {{_base_.shapesworld_region_train}}, {{_base_.shapesworld_gen_train}},
-            {{_base_.shapesworld_edit_train}}
-        ],
-        transform_overrides=clip_view_override))
+        group_ratios=dict(_delete_=True, det=0.20, pose=0.25, text=0.40, gen=0.10, edit=0.05)),
+    dataset=dict(transform_overrides=clip_view_override))
+val_dataloader = None  # stage 2 of the demo trains without validation
 test_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    batch_sampler=dict(type='TaskGroupedBatchSampler'),
-    collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
-        type='MultiTaskDataset',
         datasets=[
             {{_base_.shapesworld_det_val}}, {{_base_.shapesworld_seg_val}},
             {{_base_.shapesworld_grd_val}}, {{_base_.shapesworld_pose_val}},
@@ -92,7 +70,7 @@ test_dataloader = dict(
         # (24 random training images scored 1.2-1.7 against the mean image's 1.69; 56: 0.8-1.0)
         max_samples=dict(det=100, seg=100, grd=200, pose=60, vqa=400, caption=100, gen=56, edit=24)))
 
-sw_ann = 'data/shapesworld/annotations/'
+sw_ann = '{{$SHAPESWORLD_ROOT:data/shapesworld/}}annotations/'
 test_evaluator = [
     dict(type='TaskFilteredMetric', tasks='det',
          metric=dict(type='mmdet.CocoMetric', ann_file=sw_ann + 'instances_val.json', metric='bbox',
