@@ -9,6 +9,8 @@ TORCH_SPEC ?= torch==2.13.0
 MMCV_FIND_LINKS ?= $(wildcard ../shared/wheels/torch2.13.0-cpu-cp311)
 PYTEST_ARGS ?=
 DATA_ROOT ?= data/shapesworld
+# every ShapesWorld path of the configs reads this variable (mmengine's {{$VAR:default}})
+export SHAPESWORLD_ROOT ?= $(DATA_ROOT)/
 WORK_DIR ?= work_dirs/demo
 # what `make lint` checks (projects/ holds out-of-tree plugins when there are any)
 LINT_PATHS := $(wildcard setup.py mmvisionllm tools tests configs projects)

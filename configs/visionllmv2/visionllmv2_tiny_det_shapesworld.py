@@ -6,42 +6,25 @@
 _base_ = [
     '../_base_/models/visionllmv2_tiny.py',
     '../_base_/models/decoders/det_tiny.py',
-    '../_base_/datasets/shapesworld_tasks.py',
+    '../_base_/datasets/shapesworld_multitask.py',
     '../_base_/default_runtime.py',
 ]
 
 model = dict(decoders=dict(det={{_base_.det_decoder}}))
 
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    batch_sampler=dict(type='TaskGroupedBatchSampler', group_ratios=None),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='MultiTaskDataset',
-        datasets=[
-            {{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
-            {{_base_.shapesworld_grd_train}}
-        ]))
+    dataset=dict(datasets=[
+        {{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
+        {{_base_.shapesworld_grd_train}}
+    ]))
 val_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    batch_sampler=dict(type='TaskGroupedBatchSampler'),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='MultiTaskDataset',
-        datasets=[
-            {{_base_.shapesworld_det_val}}, {{_base_.shapesworld_seg_val}},
-            {{_base_.shapesworld_grd_val}}
-        ]))
+    dataset=dict(datasets=[
+        {{_base_.shapesworld_det_val}}, {{_base_.shapesworld_seg_val}},
+        {{_base_.shapesworld_grd_val}}
+    ]))
 test_dataloader = val_dataloader
 
-sw_annotations = 'data/shapesworld/annotations/'
+sw_annotations = '{{$SHAPESWORLD_ROOT:data/shapesworld/}}annotations/'
 val_evaluator = [
     dict(type='TaskFilteredMetric', tasks=['det'],
          metric=dict(type='mmdet.CocoMetric', ann_file=sw_annotations + 'instances_val.json',

@@ -7,11 +7,10 @@
 #      questions: the LLaVA-style stage 1) from stage 0's tower, 1000 iterations at 2e-3;
 #   2. this config — every task with every decoder, started from stage 1 (`make demo` passes
 #      --cfg-options load_from=<previous stage's checkpoint>), 1000 iterations at 5e-4.
-# Text steps are cheap (0.14 s) and a from-scratch LLM needs many of them before it answers from the
-# image; the decoder groups (0.3-0.7 s per step) would take them away in a single mixed stage.
-# Batches hold one decoder group each (TaskGroupedBatchSampler). Sized for the demo's 15 min budget
-# on 2 cores: one 64 px CLIP tile per 128 px scene (64 vision tokens instead of 4 tiles + thumbnail =
-# 320). The paper's staged recipe with dynamic tiling and a frozen vision tower is
+# Text steps are cheap and a from-scratch LLM needs many of them before it answers from the image;
+# the dearer decoder groups would take them away in a single mixed stage. Batches hold one decoder
+# group each (TaskGroupedBatchSampler). Sized for a 15 min budget on 2 cores: one 64 px CLIP tile per
+# 128 px scene (64 vision tokens instead of 4 tiles + thumbnail = 320). The paper's staged recipe with dynamic tiling and a frozen vision tower is
 # configs/visionllmv2/visionllmv2_tiny_stage{1,2,3}_shapesworld.py. Trained alone (no load_from),
 # this config starts from scratch.
 _base_ = [
@@ -20,17 +19,14 @@ _base_ = [
     '../_base_/models/decoders/pose_tiny.py',
     '../_base_/models/decoders/gen_tiny.py',
     '../_base_/models/decoders/edit_tiny.py',
-    '../_base_/datasets/shapesworld_tasks.py',
+    '../_base_/datasets/shapesworld_multitask.py',
     '../_base_/default_runtime.py',
 ]
 
 model = dict(
-    # Word embeddings x sqrt(256) (Gemma's input scaling). Unscaled, the from-scratch LLM's
-    # 0.02-initialised embeddings (norm 0.5 after stage 1) drown under sub-layer outputs of norm
-    # ~100 from the first layer on: after stage 1 a linear probe reads the shape word of a
-    # grounding expression from the last-layer states of the answer's words with 0.32 accuracy
-    # (0.88 scaled; tools/analysis_tools/llm_word_probe.py), and stage 1's captions score CIDEr
-    # 1.28 against 1.40 scaled (docs/en/training_recipe.md, "The tiny LLM's embedding scale").
+    # Word embeddings x sqrt(256) (Gemma's input scaling): the from-scratch LLM's 0.02-initialised
+    # embeddings are otherwise drowned by the first layer's outputs and the words can no longer be
+    # read from its hidden states (docs/en/training_recipe.md, "The tiny LLM's embedding scale").
     llm=dict(embed_scale=16.0),
     decoders=dict(
         det={{_base_.det_decoder}},
@@ -38,9 +34,7 @@ model = dict(
         gen={{_base_.gen_decoder}},
         edit={{_base_.edit_decoder}}),
     # The CLIP tower (pre-trained in stage 0) stays frozen, as in the paper: trained by the LM loss
-    # from random init the image tokens collapse — ~1000x the text embeddings' norm, 2.6 % of it
-    # varying across images after stage 1 (0.2 % after 3000 iterations)
-    # (tools/analysis_tools/image_reliance.py, docs/en/training_recipe.md).
+    # the image tokens collapse to nearly one vector for every image (docs/en/training_recipe.md).
     frozen_components=('vision_encoder', ),
     predict_mode='teacher_forced')
 
@@ -49,38 +43,14 @@ clip_view_override = dict(DynamicTiling=dict(max_tiles=1))
 
 # ---- data: every task in training; a fixed subset of val per task keeps the test short ----
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    # shares of the 1000 batches: of six stage-2 runs from one stage-1 checkpoint, the set that put
-    # the most figures above chance (docs/en/training_recipe.md, "Stage 2: group shares"; figures
-    # near chance move by a few hundredths with the batch order). The detection group, the dearest
-    # (0.66 s a batch) and furthest above chance, gave way to pose, text and text-to-image.
+    # shares of the 1000 batches per decoder group, chosen among six stage-2 runs from one stage-1
+    # checkpoint (docs/en/training_recipe.md, "Stage 2: group shares")
     batch_sampler=dict(
-        type='TaskGroupedBatchSampler',
-        group_ratios=dict(det=0.20, pose=0.25, text=0.40, gen=0.10, edit=0.05)),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='MultiTaskDataset',
-        datasets=[
-            {{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
-            {{_base_.shapesworld_grd_train}}, {{_base_.shapesworld_pose_train}},
-            {{_base_.shapesworld_vqa_train}}, {{_base_.shapesworld_caption_train}},
-            {{_base_.shapesworld_region_train}}, {{_base_.shapesworld_gen_train}},
-            {{_base_.shapesworld_edit_train}}
-        ],
-        transform_overrides=clip_view_override))
+        group_ratios=dict(_delete_=True, det=0.20, pose=0.25, text=0.40, gen=0.10, edit=0.05)),
+    dataset=dict(transform_overrides=clip_view_override))
+val_dataloader = None  # stage 2 of the demo trains without validation
 test_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    batch_sampler=dict(type='TaskGroupedBatchSampler'),
-    collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
-        type='MultiTaskDataset',
         datasets=[
             {{_base_.shapesworld_det_val}}, {{_base_.shapesworld_seg_val}},
             {{_base_.shapesworld_grd_val}}, {{_base_.shapesworld_pose_val}},
@@ -88,11 +58,10 @@ test_dataloader = dict(
             {{_base_.shapesworld_gen_val}}, {{_base_.shapesworld_edit_val}}
         ],
         transform_overrides=clip_view_override,
-        # all 56 val prompts for generation: the pixel FD of 24 images is mostly sampling noise
-        # (24 random training images scored 1.2-1.7 against the mean image's 1.69; 56: 0.8-1.0)
+        # all 56 val prompts for generation: the pixel FD of fewer images is mostly sampling noise
         max_samples=dict(det=100, seg=100, grd=200, pose=60, vqa=400, caption=100, gen=56, edit=24)))
 
-sw_ann = 'data/shapesworld/annotations/'
+sw_ann = '{{$SHAPESWORLD_ROOT:data/shapesworld/}}annotations/'
 test_evaluator = [
     dict(type='TaskFilteredMetric', tasks='det',
          metric=dict(type='mmdet.CocoMetric', ann_file=sw_ann + 'instances_val.json', metric='bbox',

@@ -3,7 +3,7 @@
 # download. The tower (the same `tiny_vision_encoder` VisionLLMv2 builds) learns which of the tags
 # below an image's captions contain. Stage 1 (visionllmv2_tiny_shapesworld_text_warmup.py) starts
 # from its last checkpoint (`load_from`; the tag head is not loaded) and keeps the tower frozen.
-# Measured: a frozen random tower leaves shapes undecodable (docs/en/training_recipe.md).
+# Why: a frozen random tower leaves the shapes undecodable (docs/en/training_recipe.md).
 _base_ = [
     '../_base_/models/visionllmv2_tiny.py', '../_base_/datasets/shapesworld_tasks.py',
     '../_base_/default_runtime.py'

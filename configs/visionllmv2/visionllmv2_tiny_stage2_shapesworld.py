@@ -7,7 +7,7 @@
 # (TaskGroupedBatchSampler). Text-to-image and editing join when their decoders are configured.
 _base_ = [
     '../_base_/models/visionllmv2_tiny.py', '../_base_/models/decoders/det_tiny.py',
-    '../_base_/models/decoders/pose_tiny.py', '../_base_/datasets/shapesworld_tasks.py',
+    '../_base_/models/decoders/pose_tiny.py', '../_base_/datasets/shapesworld_multitask.py',
     '../_base_/default_runtime.py'
 ]
 
@@ -26,34 +26,17 @@ model = dict(
     predict_mode='teacher_forced')
 
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    batch_sampler=dict(type='TaskGroupedBatchSampler', group_ratios=None),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='MultiTaskDataset',
-        datasets=[
-            {{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
-            {{_base_.shapesworld_grd_train}}, {{_base_.shapesworld_pose_train}},
-            {{_base_.shapesworld_vqa_train}}, {{_base_.shapesworld_caption_train}},
-            {{_base_.shapesworld_region_train}}
-        ]))
+    dataset=dict(datasets=[
+        {{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
+        {{_base_.shapesworld_grd_train}}, {{_base_.shapesworld_pose_train}},
+        {{_base_.shapesworld_vqa_train}}, {{_base_.shapesworld_caption_train}},
+        {{_base_.shapesworld_region_train}}
+    ]))
 val_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    batch_sampler=dict(type='TaskGroupedBatchSampler'),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='MultiTaskDataset',
-        datasets=[
-            {{_base_.shapesworld_det_val}}, {{_base_.shapesworld_grd_val}},
-            {{_base_.shapesworld_pose_val}}, {{_base_.shapesworld_vqa_val}}
-        ]))
+    dataset=dict(datasets=[
+        {{_base_.shapesworld_det_val}}, {{_base_.shapesworld_grd_val}},
+        {{_base_.shapesworld_pose_val}}, {{_base_.shapesworld_vqa_val}}
+    ]))
 test_dataloader = val_dataloader
 val_evaluator = [
     dict(type='TaskFilteredMetric', tasks='det', metric={{_base_.shapesworld_det_evaluator}}),

@@ -1,25 +1,28 @@
-"""Register every mmvisionllm module and make ``mmvisionllm`` the default registry scope."""
+"""Register every mmvisionllm module and make ``mmvisionllm`` the default registry scope.
+
+The packages to import are not listed here: they are the ``locations`` that the registries of
+``mmvisionllm/registry.py`` declare (MMEngine's own mechanism for finding where a registered type
+lives). So ``utils`` stays the bottom layer of the package graph and imports no package above it.
+"""
 import datetime
+import importlib
 import warnings
 
 from mmengine import DefaultScope
 
+from mmvisionllm import registry
+
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Import every mmvisionllm package that registers modules, and the compat shims.
+    """Import every package the registries name as a location, and apply the compat shims.
 
     Args:
         init_default_scope (bool): Whether to make ``mmvisionllm`` the default scope, so that
             configs can name our types without a prefix. If another scope is current, a new uniquely
             named ``mmvisionllm`` scope instance is created and made current. Defaults to True.
     """
-    import mmvisionllm.apis  # noqa: F401,F403
-    import mmvisionllm.datasets  # noqa: F401,F403
-    import mmvisionllm.engine  # noqa: F401,F403
-    import mmvisionllm.evaluation  # noqa: F401,F403
-    import mmvisionllm.models  # noqa: F401,F403
-    import mmvisionllm.structures  # noqa: F401,F403
-    import mmvisionllm.visualization  # noqa: F401,F403
+    for location in registry_locations():
+        importlib.import_module(location)
     from .compat import allow_mmengine_checkpoint_types
     allow_mmengine_checkpoint_types()
 
@@ -38,3 +41,11 @@ def register_all_modules(init_default_scope: bool = True) -> None:
                           'expected, please set `init_default_scope=False`.')
             new_instance_name = f'mmvisionllm-{datetime.datetime.now()}'
             DefaultScope.get_instance(new_instance_name, scope_name='mmvisionllm')
+
+
+def registry_locations() -> list:
+    """The packages (sorted, unique) that mmvisionllm's registries name as their ``locations``."""
+    found = set()
+    for name in registry.__all__:
+        found.update(getattr(registry, name)._locations)
+    return sorted(found)

@@ -1,20 +1,14 @@
 """Chat API: an inferencer built from a config + checkpoint answers with text + decoder outputs."""
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 import torch
+from mllm_builders import REPO_ROOT, save_word_tokenizer
 from mmengine.config import Config
 from mmengine.runner import save_checkpoint
 
-TEST_MLLM = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_models', 'test_mllm')
-if TEST_MLLM not in sys.path:  # share the tiny-model builders of the core tests
-    sys.path.insert(0, TEST_MLLM)
-
-from mllm_builders import REPO_ROOT, save_word_tokenizer  # noqa: E402
-
-from mmvisionllm.apis import VisionLLMInferencer, chat  # noqa: E402
+from mmvisionllm.apis import VisionLLMInferencer, chat
 
 PLUGIN_CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs',
                          'visionllmv2_tiny_toy_link_decoder.py')

@@ -16,14 +16,14 @@ import torch
 from mmdet.apis import init_detector
 from mmengine.config import Config
 
+from mmvisionllm.apis import VisionLLMShapesDetector
 from mmvisionllm.datasets.shapesworld import Scene, SceneObject, render_scene
 from mmvisionllm.datasets.shapesworld.captions import text_to_image_caption
 from mmvisionllm.datasets.shapesworld.scene_facts import collect_object_facts
 from mmvisionllm.datasets.shapesworld.vocabulary import build_word_level_tokenizer
 from mmvisionllm.datasets.shapesworld.world_spec import CATEGORY_NAMES, COLOURS
 from mmvisionllm.evaluation.metrics import (PixelFrechetDistance, ShapesEditMetric,
-                                            ShapesGenEvalMetric, ShapesVocabulary,
-                                            VisionLLMShapesDetector, frechet_distance,
+                                            ShapesGenEvalMetric, ShapesVocabulary, frechet_distance,
                                             parse_caption, pixel_features)
 from mmvisionllm.evaluation.metrics.gen_object_checker import (FoundObject, check_objects,
                                                                measure_colour)

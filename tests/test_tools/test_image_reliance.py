@@ -1,18 +1,9 @@
 """image_reliance.py: image-blind answers change by 0 when the images are swapped; live ones do."""
-import os.path as osp
-import sys
-
 import pytest
 import torch
+from mllm_builders import (build_model, make_sample, random_inputs, save_word_tokenizer,
+                           tiny_model_cfg)
 from tool_loader import load_tool
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TEST_MLLM = osp.join(REPO_ROOT, 'tests', 'test_models', 'test_mllm')
-if TEST_MLLM not in sys.path:  # share the tiny-model builders of the core tests
-    sys.path.insert(0, TEST_MLLM)
-
-from mllm_builders import (build_model, make_sample, random_inputs,  # noqa: E402
-                           save_word_tokenizer, tiny_model_cfg)
 
 
 def _tool():

@@ -2,7 +2,7 @@
 # (e.g. DINO). Standard mmdet CocoDataset and transforms; `_scope_='mmdet'` makes the dataset and
 # its pipeline resolve in mmdet's registries whatever the default scope is.
 dataset_type = 'CocoDataset'
-data_root = 'data/shapesworld/'
+data_root = '{{$SHAPESWORLD_ROOT:data/shapesworld/}}'  # SHAPESWORLD_ROOT=DIR/ moves it
 backend_args = None
 metainfo = dict(
     classes=('person', 'circle', 'square', 'triangle', 'star', 'cross'),

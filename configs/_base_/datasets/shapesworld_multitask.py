@@ -1,6 +1,7 @@
 # All ShapesWorld tasks in one loader. Every batch holds one decoder group only
 # (TaskGroupedBatchSampler); group_ratios=None gives each group batches in proportion to its size.
 # Evaluation mixes tasks too: wrap each metric in TaskFilteredMetric in the model config.
+# Model configs inherit these loaders and replace `dataset.datasets` with the tasks they train.
 _base_ = './shapesworld_tasks.py'
 
 train_dataloader = dict(

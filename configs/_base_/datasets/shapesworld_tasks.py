@@ -2,7 +2,7 @@
 # The per-task configs (shapesworld_det.py, ...) and shapesworld_multitask.py pick from these
 # variables with {{_base_.<name>}}; a model config inherits one of those. Types are resolved in the
 # 'mmvisionllm' default scope (LoadImageFromFile and DefaultSampler come from mmcv/mmengine).
-data_root = 'data/shapesworld/'
+data_root = '{{$SHAPESWORLD_ROOT:data/shapesworld/}}'  # SHAPESWORLD_ROOT=DIR/ moves it
 img_scale = (128, 128)
 shapesworld_classes = ('person', 'circle', 'square', 'triangle', 'star', 'cross')
 shapesworld_metainfo = dict(classes=shapesworld_classes)

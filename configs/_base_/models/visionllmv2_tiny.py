@@ -28,7 +28,7 @@ model = dict(
     projector=dict(type='MLPProjector'),
     llm=dict(
         type='HFCausalLM',
-        tokenizer_path='data/shapesworld/tokenizer',
+        tokenizer_path='{{$SHAPESWORLD_ROOT:data/shapesworld/}}tokenizer',
         config=dict(
             model_type='llama',
             hidden_size=256,

@@ -19,6 +19,3 @@ __all__ += [
     'build_gen_detector', 'ShapesGenEvalMetric', 'PixelFrechetDistance', 'frechet_distance',
     'pixel_features'
 ]
-from .gen_detector import VisionLLMShapesDetector  # noqa: E402
-
-__all__ += ['VisionLLMShapesDetector']

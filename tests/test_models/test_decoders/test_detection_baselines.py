@@ -14,14 +14,12 @@ from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmengine.config import Config
 from mmengine.structures import InstanceData
+from test_detection_scenes import render_scenes
 
 from mmvisionllm.models.decoders.detection import DINOMask, DINOMaskHead
 from mmvisionllm.registry import MODELS
 
 HERE = osp.dirname(osp.abspath(__file__))
-if HERE not in sys.path:  # importlib mode: share the scene helpers
-    sys.path.insert(0, HERE)
-from test_detection_scenes import render_scenes  # noqa: E402
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(HERE)))
 BASELINES = osp.join(REPO_ROOT, 'configs', 'baselines')

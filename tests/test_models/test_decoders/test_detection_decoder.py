@@ -1,7 +1,6 @@
 """LinkGroundingDINODecoder ([DET]/[SEG]/[GRD]) on its own, with link embeddings given directly."""
 import copy
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -11,16 +10,14 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.structures import InstanceData
+from test_detection_scenes import (CLASSES, det_sample, grd_sample, render_scenes, write_coco_json,
+                                   write_refexp_json)
 
 from mmvisionllm.models.decoders import BaseLinkDecoder
 from mmvisionllm.models.decoders.detection import LinkGroundingDINODecoder
 from mmvisionllm.registry import MODELS
 
 HERE = osp.dirname(osp.abspath(__file__))
-if HERE not in sys.path:  # importlib mode: share the scene helpers of test_detection_scenes.py
-    sys.path.insert(0, HERE)
-from test_detection_scenes import (CLASSES, det_sample, grd_sample, render_scenes,  # noqa: E402
-                                   write_coco_json, write_refexp_json)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(HERE)))
 DET_TINY = osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'decoders', 'det_tiny.py')

@@ -5,8 +5,6 @@ One embedding table row per class name (``[DET]``/``[SEG]`` targets) and per ref
 and ``RefExpMetric`` score the predictions before and after. Runs on one thread: on the shared
 2-core machine two threads are an order of magnitude slower under load.
 """
-import os.path as osp
-import sys
 from contextlib import contextmanager
 from typing import Dict, List
 
@@ -14,14 +12,10 @@ import pytest
 import torch
 from mmdet.evaluation import CocoMetric, RefExpMetric
 from mmengine.evaluator import Evaluator
+from test_detection_decoder import LLM_WIDTH, NUM_LINK_QUERIES, build_decoder
+from test_detection_scenes import (CLASSES, det_sample, grd_sample, render_scenes, write_coco_json,
+                                   write_refexp_json)
 from torch import nn
-
-HERE = osp.dirname(osp.abspath(__file__))
-if HERE not in sys.path:  # importlib mode: share the helpers of the other detection tests
-    sys.path.insert(0, HERE)
-from test_detection_decoder import LLM_WIDTH, NUM_LINK_QUERIES, build_decoder  # noqa: E402
-from test_detection_scenes import (CLASSES, det_sample, grd_sample, render_scenes,  # noqa: E402
-                                   write_coco_json, write_refexp_json)
 
 
 @contextmanager

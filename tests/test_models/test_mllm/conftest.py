@@ -1,15 +1,6 @@
 """Fixtures of the VisionLLMv2 core tests."""
-import os.path as osp
-import sys
-
 import pytest
-
-HERE = osp.dirname(osp.abspath(__file__))
-# pytest's importlib mode leaves sys.path alone; the tests here share mllm_builders
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
-
-from mllm_builders import save_word_tokenizer  # noqa: E402
+from mllm_builders import save_word_tokenizer
 
 
 @pytest.fixture(scope='session')
@@ -20,5 +11,5 @@ def tokenizer_dir(tmp_path_factory) -> str:
 
 @pytest.fixture(scope='session', autouse=True)
 def _toy_decoder_registered():
-    """Register the test-only decoder plugin (tests/data is on sys.path, see tests/conftest.py)."""
+    """Register the test-only decoder plugin (tests/data is on pytest's pythonpath, setup.cfg)."""
     import toy_link_decoder  # noqa: F401

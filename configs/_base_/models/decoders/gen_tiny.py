@@ -8,9 +8,8 @@
 # MSE to the scheduler's target either way (epsilon for the real SD decoder).
 # The paper's auxiliary loss (0.1 x MSE between the mapped context and the caption's text-encoder
 # embedding) is on, with a tiny random-init CLIPTextModel (frozen) over the ShapesWorld tokenizer:
-# without it the [GEN] links hardly depend on the prompt (spread 4 % of their norm after 6000 it) and
-# the UNet learns one image for every prompt; with it the spread is 75 % after 1500 it and the colours
-# follow the prompt (docs/en/training_recipe.md).
+# without it the [GEN] links hardly depend on the prompt and the UNet learns one image for every
+# prompt (docs/en/training_recipe.md).
 # Use as `decoders=dict(gen={{_base_.gen_decoder}})`; `in_channels` (LLM width) is filled by the core.
 gen_image_size = 64
 gen_unet = dict(
@@ -55,7 +54,7 @@ gen_decoder = dict(
         bos_token_id=1,
         eos_token_id=2,
         pad_token_id=3),
-    tokenizer=dict(type='AutoTokenizer', pretrained='data/shapesworld/tokenizer'),
+    tokenizer=dict(type='AutoTokenizer', pretrained='{{$SHAPESWORLD_ROOT:data/shapesworld/}}tokenizer'),
     text_align_weight=0.1,
     coord_channels=True,
     cond_drop_prob=0.1,

@@ -53,13 +53,9 @@ class DINOMaskHead(MaskHeadMixin, DINOHead):
         Returns:
             dict[str, Tensor]: the losses.
         """
-        batch_gt_instances = [sample.gt_instances for sample in batch_data_samples]
-        batch_img_metas = [sample.metainfo for sample in batch_data_samples]
-        outs = self(hidden_states, references)
-        mask_preds = self.matching_mask_preds(
-            hidden_states, self.mask_features(mask_inputs), dn_meta)
-        return self.loss_by_feat(*outs, enc_outputs_class, enc_outputs_coord, batch_gt_instances,
-                                 batch_img_metas, dn_meta, all_layers_mask_preds=mask_preds)
+        return self.loss_with_mask_branch(
+            self(hidden_states, references), hidden_states, enc_outputs_class, enc_outputs_coord,
+            batch_data_samples, dn_meta, mask_inputs)
 
     def predict(self,
                 hidden_states: Tensor,

@@ -61,14 +61,14 @@ class LinkGroundingDINOHead(MaskHeadMixin, GroundingDINOHead):
         Returns:
             dict[str, Tensor]: the losses.
         """
-        batch_gt_instances = [sample.gt_instances for sample in batch_data_samples]
-        batch_img_metas = [sample.metainfo for sample in batch_data_samples]
         outs = self(hidden_states, references, memory_text, text_token_mask)
+        # mmdet's GroundingDINOHead.loss_by_feat_single reads the valid-token mask from
+        # `self.text_masks` (its own `loss` sets it the same way): the classification loss is
+        # masked to the real targets of each sample
         self.text_masks = text_token_mask
-        mask_preds = self.matching_mask_preds(
-            hidden_states, self.mask_features(mask_inputs), dn_meta)
-        return self.loss_by_feat(*outs, enc_outputs_class, enc_outputs_coord, batch_gt_instances,
-                                 batch_img_metas, dn_meta, all_layers_mask_preds=mask_preds)
+        return self.loss_with_mask_branch(outs, hidden_states, enc_outputs_class,
+                                          enc_outputs_coord, batch_data_samples, dn_meta,
+                                          mask_inputs)
 
     def predict(self,
                 hidden_states: Tensor,

@@ -10,6 +10,13 @@ BCE/dice losses of :class:`~.mask_head.DETRMaskHead` then use that same assignme
 follow mmdet (``loss_cls``, ``d0.loss_bbox``, ``enc_loss_iou``, ``dn_loss_cls`` ...) plus
 ``loss_mask``, ``loss_dice`` and ``d{i}.loss_mask``/``d{i}.loss_dice``.
 
+How the mask costs reach the assigner: mmdet hands each image's ``img_meta`` unchanged from
+``loss_by_feat_single`` through ``get_targets`` to ``assigner.assign(..., img_meta=...)``, and that
+dict is the only per-image channel into the assigner without rewriting mmdet's target code. So the
+layer loop puts the mask inputs under ``img_meta[MASK_MATCH_KEY]`` of a per-layer copy of the metas
+and the assigner writes its ``assign_result`` back there for the mask losses
+(:mod:`.mask_assigner` documents the entry).
+
 Prediction keeps mmdet's post-processing (top-k over queries × classes, cxcywh → xyxy in the decoder
 view, clamp, divide by ``scale_factor``) but also returns the index of the query behind each
 detection, which the mask branch needs and mmdet's ``_predict_by_feat_single`` does not expose.
@@ -57,6 +64,33 @@ class MaskHeadMixin:
         if dn_meta is not None:
             hidden_states = hidden_states[:, :, dn_meta['num_denoising_queries']:]
         return self.mask_head(hidden_states, mask_features)
+
+    def loss_with_mask_branch(self, head_outs: tuple, hidden_states: Tensor,
+                              enc_outputs_class: Tensor, enc_outputs_coord: Tensor,
+                              batch_data_samples: list, dn_meta: Dict[str, int],
+                              mask_inputs: Optional[dict]) -> Dict[str, Tensor]:
+        """The losses of a batch from the head's outputs: what both heads' ``loss`` share.
+
+        Args:
+            head_outs (tuple): ``(all_layers_cls_scores, all_layers_bbox_preds)`` of the head's
+                ``forward``, [L, B, Q_dn + Q, K] and [L, B, Q_dn + Q, 4].
+            hidden_states (Tensor): [L, B, Q_dn + Q, C] decoder outputs (the mask queries).
+            enc_outputs_class (Tensor): [B, Q, K] encoder proposal logits.
+            enc_outputs_coord (Tensor): [B, Q, 4] encoder proposal boxes.
+            batch_data_samples (list): samples with ``gt_instances`` (``masks`` optional).
+            dn_meta (dict): denoising bookkeeping.
+            mask_inputs (dict, optional): inputs of the mask branch's pixel decoder.
+
+        Returns:
+            dict[str, Tensor]: the losses (see :meth:`loss_by_feat`).
+        """
+        batch_gt_instances = [sample.gt_instances for sample in batch_data_samples]
+        batch_img_metas = [sample.metainfo for sample in batch_data_samples]
+        mask_preds = self.matching_mask_preds(
+            hidden_states, self.mask_features(mask_inputs), dn_meta)
+        return self.loss_by_feat(*head_outs, enc_outputs_class, enc_outputs_coord,
+                                 batch_gt_instances, batch_img_metas, dn_meta,
+                                 all_layers_mask_preds=mask_preds)
 
     def loss_by_feat(self,
                      all_layers_cls_scores: Tensor,

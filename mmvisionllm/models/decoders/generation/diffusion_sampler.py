@@ -4,6 +4,14 @@ Reused: the update rule is the diffusers scheduler's own (``set_timesteps``, ``s
 ``step``), so DDIM, DPM-Solver++ or any other diffusers scheduler can be configured; this file only
 seeds the start noise per sample and runs the loop around a guidance callback that the decoders
 supply (classifier-free guidance for text, InstructPix2Pix's dual text/image guidance for editing).
+
+Why not ``StableDiffusionPipeline`` / ``StableDiffusionInstructPix2PixPipeline``: both need a VAE
+(the tiny build samples in pixel space), build their conditioning from a tokenizer + text encoder
+or ``prompt_embeds`` in a guidance layout of their own (the editing pipeline also builds its own
+null image latent), and cannot
+append the coordinate channels the tiny UNets take. Their loop is the scheduler calls above; the
+guidance arithmetic is each decoder's ``model_output_fn``, so the same code serves the tiny and the
+SD-1.5 builds.
 """
 import zlib
 from typing import Callable, Sequence, Tuple

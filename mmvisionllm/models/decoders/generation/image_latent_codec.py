@@ -5,6 +5,13 @@ Reused: the autoencoder is ``diffusers.AutoencoderKL`` (its ``encode(...).latent
 Diffusion and InstructPix2Pix. With ``vae=None`` the codec is the identity on pixels scaled to [-1,
 1], which lets a tiny UNet learn 64-px ShapesWorld scenes on a CPU without first training an
 autoencoder.
+
+Why not diffusers' ``VaeImageProcessor``: its tensor path resizes a whole batch to one size with
+``F.interpolate``'s default nearest mode, while the decoder views here arrive at their own sizes
+and are resized one by one with antialiased bilinear filtering (down- and up-sampling ShapesWorld's
+thin shapes with nearest neighbours aliases them); it also stops at float images, where the metrics
+and visualisers take uint8 ``[3, H, W]`` tensors back at each sample's own size. What it would do
+beyond that (``[0, 1] <-> [-1, 1]`` scaling) is two lines here.
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
