@@ -1,7 +1,7 @@
 """Tiny ShapesWorld-like scenes for the detection decoder tests (and tests of the scene helper).
 
-The other ``test_detection*`` files import the helpers from here (pytest runs in importlib mode, so
-they put this folder on ``sys.path`` first). Scenes are rendered with numpy: coloured circles,
+The other ``test_detection*`` files import the helpers from here (setup.cfg puts this folder on
+pytest's ``pythonpath``: pytest runs in importlib mode). Scenes are rendered with numpy: coloured circles,
 squares and triangles on a grey background, never overlapping, with exact boxes and instance masks.
 """
 import json

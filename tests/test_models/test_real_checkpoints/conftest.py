@@ -1,17 +1,7 @@
 """Fixtures of the real-layout tests: tiny folders in the real checkpoints' layouts, ShapesWorld."""
-import os.path as osp
-import sys
-
 import pytest
-
-HERE = osp.dirname(osp.abspath(__file__))
-MLLM_TESTS = osp.join(osp.dirname(HERE), 'test_mllm')
-for path in (HERE, MLLM_TESTS):  # pytest's importlib mode leaves sys.path alone
-    if path not in sys.path:
-        sys.path.insert(0, path)
-
-from mllm_builders import save_word_tokenizer  # noqa: E402
-from real_layouts import save_clip_l336, save_qwen2, save_vicuna  # noqa: E402
+from mllm_builders import save_word_tokenizer
+from real_layouts import save_clip_l336, save_qwen2, save_vicuna
 
 
 @pytest.fixture(scope='session')
