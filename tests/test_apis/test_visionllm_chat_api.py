@@ -73,7 +73,7 @@ def test_inferencer_loads_checkpoint_and_routes(model_cfg, tmp_path):
         inferencer.model,
         ['circle', '[DET]', ',', 'square', '[DET]', 'person', '[POSE]', 'head', '[POSE]', '</s>'])
     try:
-        replies = inferencer(image, 'detect all objects and the person .')
+        replies = inferencer.chat(image, 'detect all objects and the person .')
     finally:
         handle.remove()
     reply = replies[0]
