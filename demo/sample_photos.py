@@ -49,8 +49,8 @@ def write_sample_photos(out_dir: str) -> List[str]:
         return written[-1]
 
     mpl = osp.join(osp.dirname(matplotlib.__file__), 'mpl-data', 'sample_data')
-    with open(osp.join(mpl, 'grace_hopper.jpg'), 'rb') as src, open(out('grace_hopper.jpg'),
-                                                                      'wb') as dst:
+    hopper = out('grace_hopper.jpg')
+    with open(osp.join(mpl, 'grace_hopper.jpg'), 'rb') as src, open(hopper, 'wb') as dst:
         dst.write(src.read())
     Image.open(_skimage_file('astronaut.png')).convert('RGB').save(out('astronaut.png'))
     with open(_skimage_file('rocket.jpg'), 'rb') as src, open(out('rocket.jpg'), 'wb') as dst:
@@ -69,8 +69,8 @@ def write_sample_photos(out_dir: str) -> List[str]:
     coffee.transpose(Image.Transpose.ROTATE_90).save(out('coffee_exif_rotated.jpg'),
                                                      exif=exif.tobytes(), quality=90)
     moto = Image.open(_skimage_file('motorcycle_left.png')).convert('RGB')
-    moto.resize((4000, 2700), Image.Resampling.BICUBIC).save(out('motorcycle_4000x2700.jpg'),
-                                                              quality=85)
+    large = moto.resize((4000, 2700), Image.Resampling.BICUBIC)
+    large.save(out('motorcycle_4000x2700.jpg'), quality=85)
     return written
 
 
