@@ -19,6 +19,8 @@ import os.path as osp
 import sys
 from typing import List, Optional, Sequence
 
+from mmengine.config import Config, DictAction
+
 from mmvisionllm.apis import VisionLLMInferencer
 from mmvisionllm.apis.image_inputs import IMAGE_EXTENSIONS
 
@@ -42,6 +44,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-save-vis', action='store_true')
     parser.add_argument('--no-save-pred', action='store_true')
     parser.add_argument('--print-result', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. model.max_new_tokens=32')
     return parser.parse_args(argv)
 
 
@@ -173,7 +177,12 @@ def run_chat(inferencer, image: Optional[str], args, stdin=sys.stdin) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     images, prompt, config = split_positionals(args.positionals)
-    inferencer = VisionLLMInferencer(config, args.weights, device=args.device)
+    if not osp.isfile(config):
+        raise SystemExit(f'config {config!r} does not exist')
+    cfg = Config.fromfile(config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    inferencer = VisionLLMInferencer(cfg, args.weights, device=args.device)
     if prompt is not None:
         return run_prompt(inferencer, images, prompt, args)
     if len(images) > 1:

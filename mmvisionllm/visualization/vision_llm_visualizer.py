@@ -193,7 +193,10 @@ class VisionLLMVisualizer(DetLocalVisualizer):
         if 'scores' in instances:
             out.scores = _numpy(instances.scores).astype(np.float32)
         if 'bboxes' in instances:
-            out.bboxes = _numpy(instances.bboxes).astype(np.float32).reshape(-1, 4) * factor
+            boxes = _numpy(instances.bboxes).astype(np.float32).reshape(-1, 4) * factor
+            # drawn with ordered corners (a decoder may emit x1 > x2; the values are not changed)
+            out.bboxes = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]),
+                                         np.maximum(boxes[:, :2], boxes[:, 2:])], axis=1)
         if 'masks' in instances:
             masks = _numpy(instances.masks).astype(np.uint8)
             out.masks = np.stack([
