@@ -348,7 +348,8 @@ class VisionLLMVisualizer(DetLocalVisualizer):
                     data_sample,
                     draw_gt: bool = True,
                     draw_pred: bool = True,
-                    pred_score_thr: float = 0.3) -> np.ndarray:
+                    pred_score_thr: float = 0.3,
+                    notes: Sequence[str] = ()) -> np.ndarray:
         """The picture of one data sample (see the class docstring).
 
         Args:
@@ -359,6 +360,7 @@ class VisionLLMVisualizer(DetLocalVisualizer):
             draw_gt (bool): Draw the ground truth. Defaults to True.
             draw_pred (bool): Draw the predictions. Defaults to True.
             pred_score_thr (float): Predictions scoring less are not drawn. Defaults to 0.3.
+            notes (Sequence[str]): Extra text lines under the conversation.
 
         Returns:
             np.ndarray: [H', W', 3] uint8 RGB.
@@ -369,7 +371,7 @@ class VisionLLMVisualizer(DetLocalVisualizer):
             panels.append(('input' if not len(regions) else 'input + region prompts',
                            self.draw_regions(image, regions)))
         panels += self.output_panels(image, data_sample, pred_score_thr, draw_gt, draw_pred)
-        return self.compose(panels, self.conversation_lines(data_sample, draw_gt))
+        return self.compose(panels, self.conversation_lines(data_sample, draw_gt) + list(notes))
 
     def draw_reply(self,
                    image: Optional[np.ndarray],
