@@ -268,7 +268,7 @@ class VisionLLMVisualizer(DetLocalVisualizer):
 
     def text_panel(self, lines: Sequence[str], width: int) -> np.ndarray:
         """``lines`` wrapped to ``width`` pixels on white (mmengine's ``draw_texts``)."""
-        chars = max(10, int(width / (0.7 * self.font_size)))
+        chars = max(10, int(width / (0.8 * self.font_size)))
         wrapped: List[str] = []
         for line in lines:
             wrapped.extend(textwrap.wrap(line, chars) or [''])
@@ -320,7 +320,8 @@ class VisionLLMVisualizer(DetLocalVisualizer):
                 continue
             panels.append((title, self.draw_instances(image, instances, names, thr)))
         if draw_pred and sample.get('pred_image') is not None:
-            title = 'edited' if image is not None else 'generated'
+            title = caption if caption != 'prediction' else (
+                'edited' if image is not None else 'generated')
             panels.append((title, self._fit(to_rgb_array(sample.pred_image))[0]))
         if draw_gt and sample.get('gt_image') is not None:
             panels.append(('target', self._fit(to_rgb_array(sample.gt_image))[0]))

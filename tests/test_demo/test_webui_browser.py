@@ -7,7 +7,8 @@ bad files (a text file named .jpg, a truncated JPEG: a message, the app keeps se
 photograph, sends an empty prompt (a message), a detection request (the [DET] emission is forced:
 random weights) and a question, waits for both replies, checks the reply text, the decoder shown
 and the drawn output image, asks about a typed region box, uploads a 1x1 image and asks about it,
-and saves a screenshot (``WEBUI_SCREENSHOT=path`` keeps it; otherwise under pytest's tmp_path).
+and saves screenshots after the detection reply and after both (``WEBUI_SCREENSHOT=path`` keeps
+them; otherwise under pytest's tmp_path).
 Marked slow: 70 s on the 2 shared cores (`make test-all` runs it).
 """
 import os
@@ -126,6 +127,7 @@ def test_web_chat_in_headless_chromium(server, tmp_path):
         assert drawn.get_attribute('src')
         box = drawn.bounding_box()
         assert box['width'] > 300 and box['height'] > 300, box
+        page.screenshot(path=screenshot.replace('.png', '_detection.png'), full_page=True)
 
         _send(page, 'what colour is the circle ?')
         answer = _wait_bot(page, 3)
