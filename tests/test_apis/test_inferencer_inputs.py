@@ -208,3 +208,38 @@ def test_empty_prompt_and_region_count_are_refused(inferencer):
         inferencer.chat(image, 'what is this <region> ?')
     with pytest.raises(ValueError, match='covers no pixel'):
         inferencer.chat(image, 'what is this <region> ?', regions=[[30, 30, 40, 40]])
+
+
+# ---------------------------------------------------------------- DetInferencer conventions
+def test_folder_batches_score_threshold_and_out_dir(inferencer, tmp_path, monkeypatch):
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    for name, size in (('b.png', (40, 30)), ('a.jpg', (64, 48)), ('c.gif', (20, 20))):
+        Image.new('RGB', size, (120, 30, 200)).save(folder / name)
+    (folder / 'readme.txt').write_text('not listed: no image extension')
+    calls = []
+    chat = inferencer.chat
+
+    def forced_chat(*args):  # every conversation answers 'circle [DET]' (random weights)
+        calls.append(1)
+        handle = force_tokens(inferencer.model, ['circle', '[DET]', '</s>'])
+        try:
+            return chat(*args)
+        finally:
+            handle.remove()
+
+    monkeypatch.setattr(inferencer, 'chat', forced_chat)
+    result = inferencer(str(folder), 'detect all objects .', batch_size=2, return_vis=True,
+                        out_dir=str(tmp_path / 'out'), pred_score_thr=0.5)
+    names = [p['name'] for p in result['predictions']]
+    assert names == ['a', 'b', 'c'] and len(calls) == 3  # sorted, one conversation each
+    assert [p['image_size'] for p in result['predictions']] == [[48, 64], [30, 40], [20, 20]]
+    for record, drawn in zip(result['predictions'], result['visualization']):
+        (output, ) = record['turns'][0]['outputs']
+        assert output['routing_token'] == '[DET]' and len(output['bboxes']) == 1  # score 1.0
+        assert drawn.ndim == 3 and drawn.shape[2] == 3
+        assert (tmp_path / 'out' / 'vis' / f'{record["name"]}.png').is_file()
+        assert (tmp_path / 'out' / 'preds' / f'{record["name"]}.json').is_file()
+    again = inferencer(str(folder / 'a.jpg'), 'detect all objects .', pred_score_thr=1.5)
+    assert all('bboxes' not in o or not o['bboxes']
+               for o in again['predictions'][0]['turns'][0]['outputs'])
