@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 DATA_ROOT ?= data/shapesworld
 WORK_DIR ?= work_dirs/demo
 # what `make lint` checks (projects/ holds out-of-tree plugins when there are any)
-LINT_PATHS := $(wildcard setup.py mmvisionllm tools tests configs projects)
+LINT_PATHS := $(wildcard setup.py mmvisionllm tools tests configs projects demo)
 
 DEMO_CONFIG ?= configs/visionllmv2/visionllmv2_tiny_shapesworld.py
 # stage 0 of the demo: the tiny CLIP tower learns from the training captions (the stand-in for the
