@@ -320,8 +320,9 @@ class VisionLLMVisualizer(DetLocalVisualizer):
                 continue
             panels.append((title, self.draw_instances(image, instances, names, thr)))
         if draw_pred and sample.get('pred_image') is not None:
-            title = caption if caption != 'prediction' else (
-                'edited' if image is not None else 'generated')
+            tokens = set(sample.metainfo.get('link_tokens') or [])
+            edited = '[EDIT]' in tokens or (image is not None and '[GEN]' not in tokens)
+            title = caption if caption != 'prediction' else ('edited' if edited else 'generated')
             panels.append((title, self._fit(to_rgb_array(sample.pred_image))[0]))
         if draw_gt and sample.get('gt_image') is not None:
             panels.append(('target', self._fit(to_rgb_array(sample.gt_image))[0]))
