@@ -13,7 +13,7 @@ DATA_ROOT ?= data/shapesworld
 export SHAPESWORLD_ROOT ?= $(DATA_ROOT)/
 WORK_DIR ?= work_dirs/demo
 # what `make lint` checks (projects/ holds out-of-tree plugins when there are any)
-LINT_PATHS := $(wildcard setup.py mmvisionllm tools tests configs projects)
+LINT_PATHS := $(wildcard setup.py mmvisionllm tools tests configs projects demo)
 
 DEMO_CONFIG ?= configs/visionllmv2/visionllmv2_tiny_shapesworld.py
 # stage 0 of the demo: the tiny CLIP tower learns from the training captions (the stand-in for the
@@ -34,10 +34,22 @@ SW_ARGS ?= --seed 0 --num-train 2000 --num-val 200 --img-size 128
 
 export PYTHON VENV USE_PYTHON TORCH_SPEC MMCV_FIND_LINKS
 
-.PHONY: install test test-all lint clean-venv data demo benchmark geneval
+.PHONY: install install-webui webui test test-all lint clean-venv data demo benchmark geneval
 
 install:
 	bash tools/misc/install_env.sh
+	bash tools/misc/install_webui.sh
+
+# gradio, playwright and Debian's chromium for the web chat and its browser test (part of install)
+install-webui:
+	bash tools/misc/install_webui.sh
+
+# The web chat on 127.0.0.1:7860 with the demo's checkpoint ($(WORK_DIR)/last_checkpoint) if any;
+# e.g. WEBUI_ARGS="--host 0.0.0.0 --port 8080"
+WEBUI_ARGS ?=
+webui: install-webui
+	$(PY) demo/webui.py $(DEMO_CONFIG) $(WEBUI_ARGS) \
+		$$( [ -f $(WORK_DIR)/last_checkpoint ] && echo --weights "$$(cat $(WORK_DIR)/last_checkpoint)")
 
 # Fast suite (< ~15 min on 2 cores). `make test-all` adds the tests marked slow.
 test: install

@@ -1,5 +1,8 @@
 """Test a checkpoint, the mmdet way: ``python tools/test.py CONFIG CHECKPOINT [--work-dir D]``.
 
+``--show-dir DIR`` draws every test sample (``VisionLLMVisualizationHook`` with the config's
+visualizer) into ``<work_dir>/<timestamp>/DIR/<task>/``, as mmdet's ``--show-dir``.
+
 The metrics are also written to ``<work_dir>/test_metrics.json`` (read by
 ``tools/analysis_tools/compare_baselines.py``).
 """
@@ -23,6 +26,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='dump the raw predictions to this pickle file')
     parser.add_argument(
+        '--show-dir',
+        help='draw every test sample into <work_dir>/<timestamp>/SHOW_DIR/<task>/')
+    parser.add_argument('--show', action='store_true', help='show the drawn samples in a window')
+    parser.add_argument(
+        '--show-score-thr', type=float, default=0.3, help='score threshold of drawn predictions')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -39,6 +48,19 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> Config:
+    """Turn on the visualisation hook (added when the config has none), as mmdet's test.py."""
+    hooks = cfg.setdefault('default_hooks', {})
+    hook = hooks.get('visualization') or dict(type='mmvisionllm.VisionLLMVisualizationHook')
+    hook.update(draw=True, score_thr=args.show_score_thr)
+    if args.show:
+        hook['show'] = True
+    if args.show_dir:
+        hook['test_out_dir'] = args.show_dir
+    hooks['visualization'] = hook
+    return cfg
+
+
 def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
@@ -53,6 +75,8 @@ def main() -> None:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
 
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     if args.out is not None:

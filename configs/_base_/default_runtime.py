@@ -15,7 +15,9 @@ env_cfg = dict(
 )
 
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='mmdet.DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+# mmdet's DetLocalVisualizer + mmpose's keypoints, generated images and the conversation
+visualizer = dict(
+    type='mmvisionllm.VisionLLMVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
 
 log_level = 'INFO'

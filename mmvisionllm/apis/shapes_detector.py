@@ -66,7 +66,7 @@ class VisionLLMShapesDetector:
         """Detect objects in RGB uint8 images [H, W, 3] (see the module docstring)."""
         results = []
         for image in images:
-            reply = self.inferencer(self._inputs(image), self.prompt)[0]
+            reply = self.inferencer.chat(self._inputs(image), self.prompt)[0]
             boxes, labels, scores, masks = [], [], [], []
             for link in reply.links:
                 if link.routing_token != '[DET]' or link.target_name not in self.classes:

@@ -1,55 +1,20 @@
 """Chat API: an inferencer built from a config + checkpoint answers with text + decoder outputs."""
-import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-from mllm_builders import REPO_ROOT, save_word_tokenizer
-from mmengine.config import Config
+from chat_helpers import force_tokens, toy_config
 from mmengine.runner import save_checkpoint
 
 from mmvisionllm.apis import VisionLLMInferencer, chat
 
-PLUGIN_CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs',
-                         'visionllmv2_tiny_toy_link_decoder.py')
-
 
 @pytest.fixture(scope='module')
 def model_cfg(tmp_path_factory):
-    cfg = Config.fromfile(PLUGIN_CONFIG)
-    cfg.merge_from_dict({
-        'model.llm.tokenizer_path':
-        save_word_tokenizer(str(tmp_path_factory.mktemp('tok'))),
-        'model.llm.config.hidden_size':
-        64,
-        'model.llm.config.intermediate_size':
-        128,
-        'model.llm.config.num_hidden_layers':
-        2,
-        'model.vision_encoder.config.image_size':
-        32,
-        'model.vision_encoder.config.hidden_size':
-        32,
-        'model.max_new_tokens':
-        12,
-    })
-    cfg.model.decoders['pose'] = dict(
-        type='ToyPointLinkDecoder', routing_tokens=('[POSE]', ), num_queries=2)
-    return cfg
+    return toy_config(str(tmp_path_factory.mktemp('tok')))
 
 
-def _force(model, tokens):
-    ids = model.tokenizer.convert_tokens_to_ids(tokens)
-    calls = []
-
-    def hook(module, args, logits):
-        if len(calls) < len(ids):
-            logits = logits.clone()
-            logits[:, -1, ids[len(calls)]] += 1e4
-        calls.append(1)
-        return logits
-
-    return model.llm.model.get_output_embeddings().register_forward_hook(hook)
+_force = force_tokens
 
 
 def test_inferencer_loads_checkpoint_and_routes(model_cfg, tmp_path):
@@ -67,7 +32,7 @@ def test_inferencer_loads_checkpoint_and_routes(model_cfg, tmp_path):
         inferencer.model,
         ['circle', '[DET]', ',', 'square', '[DET]', 'person', '[POSE]', 'head', '[POSE]', '</s>'])
     try:
-        replies = inferencer(image, 'detect all objects and the person .')
+        replies = inferencer.chat(image, 'detect all objects and the person .')
     finally:
         handle.remove()
     reply = replies[0]

@@ -7,8 +7,9 @@ Reads ``<work_dir>/test_metrics.json`` (written by tools/test.py) and writes int
 * ``demo_metrics.md``: the table of every task's metric beside its chance level (also printed), and
   ``demo_metrics.json``: the metrics, the chance levels and ``chat/routing_accuracy``;
 * ``predictions/<task>.png`` and ``prediction_grid.png``: the first val samples of each task with
-  the predictions drawn (mmdet's ``DetLocalVisualizer`` for boxes/masks, keypoints with their
-  skeleton, generated/edited images beside their targets, answers under the images);
+  the predictions drawn by :class:`VisionLLMVisualizer` (mmdet's ``DetLocalVisualizer`` for
+  boxes/masks, mmpose's ``PoseLocalVisualizer`` for keypoints with their skeleton, generated /
+  edited images beside their targets, the conversation under the images);
 * ``chat_transcript.md`` (+ ``chat/*.png``): free-running chat on val samples — the model writes the
   whole answer and chooses its decoder itself; each reply is checked against the task's expected
   routing token.
@@ -22,7 +23,6 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import cv2
 import numpy as np
 import torch
-from mmdet.visualization import DetLocalVisualizer
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
@@ -31,10 +31,8 @@ from mmvisionllm.evaluation.chance_levels import (best_constant_caption_scores,
                                                   rec_random_object_precision, vqa_prior_scores)
 from mmvisionllm.registry import DATASETS
 from mmvisionllm.utils import register_all_modules
+from mmvisionllm.visualization import VisionLLMVisualizer, to_rgb_array
 
-PANEL = 256  # side of one drawn image
-TEXT_LINES = 4
-LINE_H = 14
 METRIC_ROWS = [  # label, metric key, chance key (see chance_levels()), higher is better
     ('box AP (det)', 'det/bbox_mAP', 'zero', True),
     ('mask AP (seg)', 'seg/segm_mAP', 'zero', True),
@@ -180,76 +178,27 @@ def metrics_table(metrics: Dict[str, float],
     return '\n'.join(lines) + '\n'
 
 
-def to_rgb_array(image: Optional[torch.Tensor]) -> Optional[np.ndarray]:
-    """uint8 [3, H, W] tensor -> [H, W, 3] RGB array."""
-    if image is None:
-        return None
-    return image.detach().cpu().permute(1, 2, 0).numpy().astype(np.uint8).copy()
+def select_instances(sample, score_thr: float, top1: bool = False):
+    """The predictions a grid panel shows (a copy of ``sample``).
 
-
-def panel(image: Optional[np.ndarray], text: Sequence[str]) -> np.ndarray:
-    """An image resized to PANEL x PANEL with up to TEXT_LINES lines of text under it."""
-    canvas = np.full((PANEL + TEXT_LINES * LINE_H + 4, PANEL, 3), 255, np.uint8)
-    if image is not None:
-        canvas[:PANEL] = cv2.resize(image, (PANEL, PANEL), interpolation=cv2.INTER_NEAREST)
-    lines = []
-    for item in text:
-        words, line = item.split(), ''
-        for word in words:
-            if len(line) + len(word) + 1 > 40:
-                lines.append(line)
-                line = word
-            else:
-                line = f'{line} {word}'.strip()
-        lines.append(line)
-    for i, line in enumerate(lines[:TEXT_LINES]):
-        cv2.putText(canvas, line, (3, PANEL + LINE_H * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
-                    (0, 0, 0), 1, cv2.LINE_AA)
-    return canvas
-
-
-def draw_instances(visualizer: DetLocalVisualizer, image: np.ndarray, sample, score_thr: float,
-                   top1: bool = False) -> np.ndarray:
-    """Boxes, masks and target names of ``pred_instances`` with mmdet's visualiser.
-
-    Grounding draws the top-1 box; detection the boxes scoring at least ``score_thr``, or, when
+    Grounding shows the top-1 box; detection the boxes scoring at least ``score_thr``, or, when
     none does (an early checkpoint), the best ``k`` with k = the number of ground-truth objects,
     so the picture shows what the model ranks highest (the scores are drawn with the boxes).
     """
-    pred = sample.pred_instances
-    if top1 and len(pred) > 0:
-        pred = pred[pred.scores.argmax().reshape(1)]
-    elif bool((pred.scores >= score_thr).any()):
-        pred = pred[pred.scores >= score_thr]
+    shown = sample.clone()
+    pred = sample.get('pred_instances')
+    if pred is None or 'scores' not in pred or len(pred) == 0:
+        return shown
+    scores = torch.as_tensor(np.asarray(pred.scores))
+    if top1:
+        keep = scores.argmax().reshape(1)
+    elif bool((scores >= score_thr).any()):
+        keep = torch.nonzero(scores >= score_thr).flatten()
     else:
         num_gt = len(sample.gt_instances) if 'gt_instances' in sample else 1
-        pred = pred[pred.scores.argsort(descending=True)[:max(num_gt, 1)]]
-    drawn = sample.clone()
-    drawn.pred_instances = pred
-    visualizer.dataset_meta = dict(classes=tuple(sample.metainfo.get('target_names', ())))
-    visualizer.add_datasample('pred', image, drawn, draw_gt=False, show=False, pred_score_thr=0.0)
-    return visualizer.get_image()
-
-
-def draw_keypoints(image: np.ndarray, sample, skeleton: Sequence[Tuple[int, int]],
-                   score_thr: float) -> np.ndarray:
-    """Boxes, keypoints and skeleton of the confident pose predictions."""
-    image = image.copy()
-    pred = sample.pred_instances
-    scores = pred.get('bbox_scores', pred.get('scores'))
-    for i in range(len(pred)):
-        if scores is not None and float(scores[i]) < score_thr:
-            continue
-        kpts = np.asarray(pred.keypoints[i])
-        for a, b in skeleton:
-            cv2.line(image, tuple(int(v) for v in kpts[a]), tuple(int(v) for v in kpts[b]),
-                     (255, 0, 255), 1, cv2.LINE_AA)
-        for x, y in kpts:
-            cv2.circle(image, (int(x), int(y)), 2, (0, 160, 0), -1)
-        if 'bboxes' in pred:
-            x1, y1, x2, y2 = (int(v) for v in pred.bboxes[i])
-            cv2.rectangle(image, (x1, y1), (x2, y2), (255, 128, 0), 1)
-    return image
+        keep = scores.argsort(descending=True)[:max(num_gt, 1)]
+    shown.pred_instances = pred[keep]
+    return shown
 
 
 def question_of(sample) -> str:
@@ -273,53 +222,46 @@ def task_indices(dataset, num: int) -> Dict[str, List[int]]:
     return indices
 
 
-def draw_sample(task: str, data: dict, result, visualizer, skeleton,
+def draw_sample(task: str, data: dict, result, visualizer: VisionLLMVisualizer,
                 score_thr: float) -> np.ndarray:
+    """One grid panel, drawn by the project's visualizer (mmdet boxes / masks, mmpose keypoints,
+    generated / edited images beside their targets, the conversation under them)."""
     image = to_rgb_array(data['inputs'].get('image'))
     if image is not None and tuple(result.metainfo.get('scale_factor', (1., 1.))) != (1., 1.):
         h, w = result.metainfo['ori_shape'][:2]
         image = cv2.resize(image, (w, h))
-    if task in ('det', 'seg', 'grd'):
-        drawn = draw_instances(visualizer, image, result, score_thr, top1=task == 'grd')
-        text = [question_of(result)] if task == 'grd' else [
-            f'{task}: score >= {score_thr}, else the top-k (k = number of objects)']
-        return panel(drawn, text)
-    if task == 'pose':
-        return panel(draw_keypoints(image, result, skeleton, score_thr), ['pose'])
-    if task in ('gen', 'edit'):
-        pred = to_rgb_array(result.get('pred_image'))
-        target = to_rgb_array(result.get('gt_image'))
-        parts = ([] if image is None else [image]) + [pred, target]
-        parts = [cv2.resize(p, (PANEL // len(parts), PANEL // len(parts))) if p is not None else
-                 np.full((PANEL // len(parts), ) * 2 + (3, ), 200, np.uint8) for p in parts]
-        strip = np.concatenate(parts, axis=1)
-        canvas = np.full((PANEL, PANEL, 3), 255, np.uint8)
-        canvas[:strip.shape[0]] = cv2.resize(strip, (PANEL, strip.shape[0]))
-        order = 'source | generated | target' if image is not None else 'generated | target'
-        return panel(canvas, [question_of(result), order])
-    return panel(image, [question_of(result), f'pred: {result.metainfo.get("pred_text", "")}',
-                         f'gt: {answer_of(result)}'])
+    shown = select_instances(result, score_thr, top1=task == 'grd')
+    instance_task = 'pred_instances' in result
+    notes = [f'drawn: score >= {score_thr}, else the top-k (k = number of objects)'] \
+        if instance_task and task != 'grd' else ['drawn: the top-1 box'] if instance_task else []
+    # ground truth: the answer of text tasks and the target image of gen / edit
+    return visualizer.draw_sample(image, shown, draw_gt=not instance_task, pred_score_thr=0.0,
+                                  notes=notes)
+
+
+def _row(panels: Sequence[np.ndarray], label: str) -> np.ndarray:
+    height = max(p.shape[0] for p in panels)
+    padded = [np.pad(p, ((0, height - p.shape[0]), (0, 4), (0, 0)), constant_values=255)
+              for p in panels]
+    row = np.concatenate(padded, axis=1)
+    tag = np.full((row.shape[0], 60, 3), 255, np.uint8)
+    cv2.putText(tag, label, (4, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
+    return np.concatenate([tag, row], axis=1)
 
 
 def write_prediction_grid(model, dataset, work_dir: str, num: int, score_thr: float) -> List[str]:
     out_dir = osp.join(work_dir, 'predictions')
     os.makedirs(out_dir, exist_ok=True)
-    visualizer = DetLocalVisualizer(name='demo_report', line_width=1, alpha=0.5)
-    pose_meta = dataset.metainfo.get('task_metainfo', {}).get('pose', dataset.metainfo)
-    skeleton = pose_meta.get('skeleton_links', [])
+    visualizer = VisionLLMVisualizer(name='demo_report', line_width=1, alpha=0.5, min_side=256,
+                                     font_size=10, max_text_lines=6)
+    visualizer.dataset_meta = dataset.metainfo  # the pose task's keypoint colours and skeleton
     rows, written = [], []
     for task, indices in task_indices(dataset, num).items():
         samples = [dataset[idx] for idx in indices]
         with torch.no_grad():
             results = model.test_step(pseudo_collate(samples))
-        panels = [
-            draw_sample(task, data, result, visualizer, skeleton, score_thr)
-            for data, result in zip(samples, results)
-        ]
-        row = np.concatenate(panels, axis=1)
-        label = np.full((row.shape[0], 60, 3), 255, np.uint8)
-        cv2.putText(label, task, (4, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
-        row = np.concatenate([label, row], axis=1)
+        row = _row([draw_sample(task, data, result, visualizer, score_thr)
+                    for data, result in zip(samples, results)], task)
         path = osp.join(out_dir, f'{task}.png')
         cv2.imwrite(path, cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
         written.append(path)
