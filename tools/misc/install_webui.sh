@@ -22,5 +22,7 @@ elif command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
     apt-get update -q && apt-get install -y -q chromium chromium-driver \
         || die "apt-get install chromium chromium-driver"
 else
-    die "chromium missing: run 'apt-get install chromium chromium-driver' as root"
+    # not fatal: everything but the browser test (make test-all) works without it
+    echo "WARNING: chromium missing and not root: the browser test needs" \
+        "'apt-get install chromium chromium-driver'" >&2
 fi
