@@ -365,7 +365,8 @@ class VisionLLMv2(BaseModel):
             self.conversation_tokenizer,
             self.super_link.group_of_token,
             embed_chunk=self.embed_inputs,
-            max_new_tokens=self.max_new_tokens)
+            max_new_tokens=self.max_new_tokens,
+            suppress_token_ids=(self.region_token_id, ))
         return generator.generate(
             turns,
             image_tokens,
