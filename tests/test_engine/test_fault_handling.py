@@ -11,9 +11,11 @@ import torch
 from mmengine.config import Config
 from mmengine.runner.checkpoint import _load_checkpoint
 from tool_loader import load_tool
+from toy_model import ToyRegressor
 
 from mmvisionllm.engine import (CheckedLoadRunner, CheckpointMismatchError, ConfigKeyError,
                                 NonFiniteLossError, find_resumable_checkpoint)
+from mmvisionllm.registry import MODELS
 
 DATA = osp.join(osp.dirname(__file__), '..', 'data', 'configs')
 ITER_CONFIG = osp.join(DATA, 'toy_regression_iter.py')
@@ -37,6 +39,27 @@ def test_nan_loss_stops_at_the_first_non_finite_step(tmp_path):
     assert 'loss=inf' in str(error.value) or 'loss=nan' in str(error.value)
     assert osp.isfile(tmp_path / 'iter_1.pth')  # the last finite step is kept ...
     assert not osp.isfile(tmp_path / 'iter_2.pth')  # ... the diverged one is not written
+
+
+@MODELS.register_module(force=True)
+class MatcherLikeRegressor(ToyRegressor):
+    """Fails inside its forward once the weights blow up, as the Hungarian matcher did (scipy's
+    'matrix contains invalid numeric entries'), before any loss exists."""
+
+    def forward(self, inputs, targets, mode: str = 'tensor'):
+        if mode == 'loss' and not torch.isfinite((self.linear.weight**2).sum()):
+            raise ValueError('matrix contains invalid numeric entries')
+        return super().forward(inputs, targets, mode)
+
+
+def test_forward_failure_on_diverged_weights_names_the_iteration(tmp_path):
+    cfg = toy_cfg(tmp_path, **{'optim_wrapper.optimizer.lr': 1e30})
+    cfg.model = dict(type='MatcherLikeRegressor')
+    runner = CheckedLoadRunner.from_cfg(cfg)
+    with pytest.raises(NonFiniteLossError,
+                       match=r'iteration 2 .*weights diverged \(parameter linear.weight reaches '
+                       r'.*ValueError: matrix contains invalid numeric entries'):
+        runner.train()
 
 
 def toy_checkpoint(tmp_path) -> str:

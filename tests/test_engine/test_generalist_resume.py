@@ -31,7 +31,8 @@ class RecordLossesHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         RecordLossesHook.records.setdefault(self.run, []).append(
-            (runner.iter + 1, {k: float(v) for k, v in outputs.items() if 'loss' in k}))
+            (runner.iter + 1, {k: float(torch.as_tensor(v).detach()) for k, v in outputs.items()
+                               if 'loss' in k}))
 
 
 def generalist_runner(work_dir: str, run: str, kill_after: int = None, resume_from: str = None):
