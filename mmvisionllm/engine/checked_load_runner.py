@@ -1,4 +1,5 @@
-"""MMEngine's Runner with checked checkpoint loading (see :mod:`.checkpoint_loading`).
+"""MMEngine's Runner with checked checkpoint loading (see :mod:`.checkpoint_loading`), whose
+dataloader workers die with the run.
 
 MMEngine's ``Runner.load_checkpoint`` hard-wires a non-strict load whose problems are only logged;
 its ``resume`` and ``test`` call it with the default ``strict=False`` and offer no option to change
@@ -7,8 +8,17 @@ that, so the override has to live in a Runner subclass (selected with ``runner_t
 ``runner_type`` runners). Everything else is MMEngine's: the file is read by its
 ``_load_checkpoint`` (the weights-only loader of :mod:`mmvisionllm.utils.weights_only_loader`) and
 the ``after_load_checkpoint`` hooks run as before.
+
+Dataloader workers: a SIGKILLed training process left its (persistent) workers running — torch's
+workers notice a dead parent only between batches, every 5 s, and a worker whose result queue is
+full hangs on exit. ``build_dataloader`` therefore wraps MMEngine's ``worker_init_fn`` (its seeding
+is unchanged) so that each worker first asks Linux to SIGKILL it when its parent dies
+(``prctl(PR_SET_PDEATHSIG)``; a no-op elsewhere).
 """
-from typing import Callable, Union
+import ctypes
+import signal
+import sys
+from typing import Callable, Optional, Union
 
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
@@ -17,7 +27,22 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from ..registry import RUNNERS
 from .checkpoint_loading import load_checked_state_dict
 
-__all__ = ['CheckedLoadRunner']
+__all__ = ['CheckedLoadRunner', 'DieWithParent']
+
+PR_SET_PDEATHSIG = 1
+
+
+class DieWithParent:
+    """A DataLoader ``worker_init_fn``: set the parent-death signal, then call ``init_fn``."""
+
+    def __init__(self, init_fn: Optional[Callable] = None) -> None:
+        self.init_fn = init_fn
+
+    def __call__(self, worker_id: int) -> None:
+        if sys.platform.startswith('linux'):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        if self.init_fn is not None:
+            self.init_fn(worker_id)
 
 
 @RUNNERS.register_module()
@@ -58,3 +83,11 @@ class CheckedLoadRunner(Runner):
 
     def val(self) -> dict:
         return self._strictly(super().val)
+
+    @staticmethod
+    def build_dataloader(dataloader, seed: Optional[int] = None, diff_rank_seed: bool = False):
+        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        if getattr(loader, 'num_workers', 0) > 0 and not isinstance(loader.worker_init_fn,
+                                                                    DieWithParent):
+            loader.worker_init_fn = DieWithParent(loader.worker_init_fn)
+        return loader

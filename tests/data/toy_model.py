@@ -1,5 +1,6 @@
 """A toy regression model and dataset for the runner/tool tests (y = 3x - 1 plus noise)."""
 import random
+import time
 from typing import Dict, List, Optional, Union
 
 import numpy as np
@@ -49,7 +50,13 @@ class ToyRegressionDataset(BaseDataset):
     generators (a random augmentation; in the main process when ``num_workers=0``).
     """
 
-    def __init__(self, num_samples: int = 32, seed: int = 0, jitter: float = 0.0, **kwargs) -> None:
+    def __init__(self,
+                 num_samples: int = 32,
+                 seed: int = 0,
+                 jitter: float = 0.0,
+                 delay: float = 0.0,
+                 **kwargs) -> None:
+        self.delay = delay  # seconds of sleep per drawn sample (a slow pipeline)
         self.num_samples = num_samples
         self.seed = seed
         self.jitter = jitter
@@ -62,6 +69,8 @@ class ToyRegressionDataset(BaseDataset):
         return [dict(inputs=x, targets=y) for x, y in zip(xs, ys)]
 
     def prepare_data(self, idx: int) -> dict:
+        if self.delay:
+            time.sleep(self.delay)
         info = self.get_data_info(idx)
         inputs = info['inputs']
         if self.jitter:
