@@ -14,8 +14,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
+from mmvisionllm.engine import CheckedLoadRunner, check_config_keys, checkpoint_problem
 from mmvisionllm.utils import register_all_modules
 
 
@@ -66,7 +66,11 @@ def main() -> None:
     register_all_modules(init_default_scope=False)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
+    problem = checkpoint_problem(args.checkpoint)
+    if problem is not None:
+        raise RuntimeError(f'checkpoint {args.checkpoint} is unusable: {problem}')
     cfg = Config.fromfile(args.config)
+    check_config_keys(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -78,7 +82,8 @@ def main() -> None:
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
 
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    # CheckedLoadRunner tests strictly: a checkpoint that does not fill the whole model is refused
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else CheckedLoadRunner.from_cfg(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must be a .pkl/.pickle file, got {args.out}')

@@ -6,8 +6,9 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
+from mmvisionllm.engine import (CheckedLoadRunner, check_config_keys, checkpoint_problem,
+                                find_resumable_checkpoint)
 from mmvisionllm.utils import register_all_modules
 
 
@@ -44,7 +45,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Merge the command-line flags into the config."""
+    """Merge the command-line flags into the config; refuse typos and a --resume with nothing."""
+    check_config_keys(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -64,11 +66,20 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
                                'base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
+        # the newest complete checkpoint; truncated ones are skipped with a warning naming them
+        resume_from = find_resumable_checkpoint(cfg.work_dir)
+        if resume_from is None:
+            raise FileNotFoundError(
+                f'--resume: no complete checkpoint in {cfg.work_dir} to resume from; train '
+                'without --resume to start a new run')
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = resume_from
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume: checkpoint {args.resume} does not exist')
+        problem = checkpoint_problem(args.resume)
+        if problem is not None:
+            raise RuntimeError(f'--resume: checkpoint {args.resume} is unusable: {problem}')
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg
@@ -78,7 +89,8 @@ def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = apply_args(Config.fromfile(args.config), args)
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    # CheckedLoadRunner: a load_from that loads nothing is refused, --resume loads strictly
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else CheckedLoadRunner.from_cfg(cfg)
     runner.train()
 
 

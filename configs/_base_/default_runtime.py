@@ -6,6 +6,10 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # stop at the first NaN/inf loss, naming the iteration and the loss (mmvisionllm.engine.hooks)
+    finite_loss=dict(type='FiniteLossHook'),
+    # random generators in every checkpoint, restored on --resume (a resumed run is the same run)
+    rng_state=dict(type='RNGStateHook'),
 )
 
 env_cfg = dict(

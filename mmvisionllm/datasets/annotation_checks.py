@@ -13,7 +13,7 @@ from mmengine.fileio import get_text
 
 __all__ = [
     'AnnotationError', 'CheckedCOCO', 'check_coco_references', 'require_keys', 'load_json_file',
-    'load_json_list', 'check_conversation', 'box_problem'
+    'load_json_list', 'check_conversation', 'box_problem', 'image_size_problem', 'MIN_IMAGE_SIDE'
 ]
 
 
@@ -33,8 +33,18 @@ def check_coco_references(dataset: Dict[str, Any], source: str) -> None:
     Raises:
         AnnotationError: On the first dangling reference.
     """
-    if 'images' not in dataset:
+    if not isinstance(dataset, dict) or 'images' not in dataset:
         raise AnnotationError(f'{source}: a COCO-format file needs an "images" list')
+    if not isinstance(dataset['images'], list) or not dataset['images']:
+        raise AnnotationError(f'{source}: "images" is empty (or not a list); a COCO-format file '
+                              'needs at least one image record')
+    for img in dataset['images']:
+        require_keys(img, ('id', ), f'{source}: image record')
+        if 'width' in img or 'height' in img:
+            problem = image_size_problem(img.get('width'), img.get('height'))
+            if problem is not None:
+                raise AnnotationError(f'{source}: image id={img["id"]} '
+                                      f'({img.get("file_name")}): {problem}')
     image_ids = {img['id'] for img in dataset['images']}
     if len(image_ids) != len(dataset['images']):
         raise AnnotationError(f'{source}: image ids are not unique')
@@ -58,14 +68,24 @@ def check_coco_references(dataset: Dict[str, Any], source: str) -> None:
 class CheckedCOCO(COCO):
     """mmdet's COCO API wrapper that validates references on load (see ``check_coco_references``).
 
+    The file is read with :func:`load_json_file` (pycocotools' own ``json.load`` raised a bare
+    ``JSONDecodeError`` without the file name for a truncated file) and checked before
+    pycocotools builds its index.
+
     Args:
         annotation_file (str, optional): COCO json path.
     """
 
     def __init__(self, annotation_file: str = None) -> None:
-        super().__init__(annotation_file)
+        super().__init__(None)
         if annotation_file is not None:
-            check_coco_references(self.dataset, annotation_file)
+            dataset = load_json_file(annotation_file)
+            check_coco_references(dataset, annotation_file)
+            self.dataset = dataset
+            self.createIndex()
+            # mmdet's wrapper aliases pycocotools' index tables; createIndex made new ones
+            self.img_ann_map = self.imgToAnns
+            self.cat_img_map = self.catToImgs
 
 
 def box_problem(bbox: Any, width: float, height: float, area: Optional[float] = None
@@ -92,6 +112,23 @@ def box_problem(bbox: Any, width: float, height: float, area: Optional[float] = 
     inter_h = max(0, min(y1 + h, height) - max(y1, 0))
     if inter_w * inter_h == 0:
         return 'outside the image'
+    return None
+
+
+MIN_IMAGE_SIDE = 8
+
+
+def image_size_problem(width: Any, height: Any) -> Optional[str]:
+    """What is wrong with an image record's ``width``/``height``, or None.
+
+    Rule: both are integers >= ``MIN_IMAGE_SIDE`` (8) pixels; a smaller image (e.g. 1x1) cannot be
+    tiled into the vision tower's view nor hold a box of side >= 1 after resizing.
+    """
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (width, height)):
+        return f'width/height {width!r}x{height!r} are not integers'
+    if min(width, height) < MIN_IMAGE_SIDE:
+        return (f'image of {width}x{height} pixels is degenerate (sides of at least '
+                f'{MIN_IMAGE_SIDE} px are needed)')
     return None
 
 

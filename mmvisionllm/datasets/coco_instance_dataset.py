@@ -54,8 +54,11 @@ def load_coco_image_records(dataset: CocoDataset, with_keypoints: bool = False) 
     for img_id in coco.get_img_ids():
         img_info = coco.load_imgs([img_id])[0]
         ann_info = coco.load_anns(coco.get_ann_ids(img_ids=[img_id]))
-        instances, dropped = parse_coco_instances(ann_info, img_info, dataset.cat2label,
-                                                  with_keypoints)
+        try:
+            instances, dropped = parse_coco_instances(ann_info, img_info, dataset.cat2label,
+                                                      with_keypoints)
+        except ValueError as error:
+            raise AnnotationError(f'{dataset.ann_file}: {error}') from error
         skipped.extend(dropped)
         data_list.append({
             'img_path':

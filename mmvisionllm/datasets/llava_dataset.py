@@ -63,6 +63,10 @@ class LlavaConversationDataset(ConversationDatasetMixin, BaseDataset):
                 raise AnnotationError(f'{where}: the region task needs at least one region prompt')
             has_image = 'image' in entry
             check_conversation(entry['conversations'], where, has_image, len(regions))
+            if has_image:  # checked at build time, not when the sample is first drawn
+                img_path = osp.join(self.data_prefix.get('img', ''), entry['image'])
+                if '://' not in img_path and not osp.isfile(img_path):
+                    raise AnnotationError(f'{where}: image {img_path} does not exist')
             data_list.append({
                 'img_path':
                 osp.join(self.data_prefix.get('img', ''), entry['image']) if has_image else None,

@@ -107,6 +107,12 @@ class VQAv2ConversationDataset(ConversationDatasetMixin, BaseDataset):
                     raise AnnotationError(
                         f'{answer_path}: question_id={question["question_id"]} has image_id='
                         f'{answer["image_id"]} but the question has {question["image_id"]}')
+                if not isinstance(answer['answers'], list) or not answer['answers'] or any(
+                        not isinstance(a, dict) or 'answer' not in a for a in answer['answers']):
+                    raise AnnotationError(
+                        f'{answer_path}: question_id={question["question_id"]} has "answers" '
+                        f'{answer["answers"]!r}; VQA accuracy needs a non-empty list of '
+                        '{"answer": ...} records')
                 data_info['answer'] = answer['multiple_choice_answer']
                 data_info['gt_answers'] = [a['answer'] for a in answer['answers']]
                 data_info['question_type'] = answer.get('question_type', '')

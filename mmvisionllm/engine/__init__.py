@@ -1,7 +1,15 @@
-"""engine: hooks, optimizer wrappers and constructors."""
-from .hooks import AdapterCheckpointHook
+"""Runtime pieces: hooks, optimizer wrappers and constructors, the checked-loading runner, resume
+and config checks."""
+from .checked_load_runner import CheckedLoadRunner
+from .checkpoint_loading import CheckpointMismatchError, load_checked_state_dict
+from .config_checks import ConfigKeyError, check_config_keys
+from .hooks import AdapterCheckpointHook, FiniteLossHook, NonFiniteLossError, RNGStateHook
 from .optimizers import AnyDeviceAmpOptimWrapper, SharedParamOptimWrapperConstructor
+from .resume_checkpoint import checkpoint_problem, find_resumable_checkpoint
 
 __all__ = [
-    'AdapterCheckpointHook', 'AnyDeviceAmpOptimWrapper', 'SharedParamOptimWrapperConstructor'
+    'CheckedLoadRunner', 'CheckpointMismatchError', 'load_checked_state_dict', 'ConfigKeyError',
+    'check_config_keys', 'AdapterCheckpointHook', 'FiniteLossHook', 'NonFiniteLossError',
+    'RNGStateHook', 'AnyDeviceAmpOptimWrapper', 'SharedParamOptimWrapperConstructor',
+    'checkpoint_problem', 'find_resumable_checkpoint'
 ]

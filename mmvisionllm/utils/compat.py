@@ -64,4 +64,6 @@ def allow_mmengine_checkpoint_types() -> None:
     HistoryBuffer.__getstate__ = _history_buffer_getstate
     if hasattr(torch.serialization, 'add_safe_globals'):
         torch.serialization.add_safe_globals(mmengine_checkpoint_types())
+    from .weights_only_loader import register_weights_only_loader
+    register_weights_only_loader()  # TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD cannot turn it off
     _applied = True

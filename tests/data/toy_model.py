@@ -1,6 +1,9 @@
 """A toy regression model and dataset for the runner/tool tests (y = 3x - 1 plus noise)."""
+import random
+import time
 from typing import Dict, List, Optional, Union
 
+import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
 from mmengine.evaluator import BaseMetric
@@ -13,16 +16,24 @@ from mmvisionllm.registry import DATASETS, HOOKS, METRICS, MODELS
 
 @MODELS.register_module(force=True)
 class ToyRegressor(BaseModel):
-    """``y = w x + b`` fitted with MSE."""
+    """``y = w x + b`` fitted with MSE.
 
-    def __init__(self) -> None:
+    Args:
+        input_noise (float): Std of gaussian noise added to the inputs in training, drawn from
+            torch's global generator (stands in for the decoders' denoising/diffusion noise).
+    """
+
+    def __init__(self, input_noise: float = 0.0) -> None:
         super().__init__()
         self.linear = nn.Linear(1, 1)
+        self.input_noise = input_noise
 
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor,
                 mode: str = 'tensor') -> Union[Dict[str, torch.Tensor], List[dict], torch.Tensor]:
         inputs = torch.stack(inputs) if isinstance(inputs, list) else inputs
         targets = torch.stack(targets) if isinstance(targets, list) else targets
+        if mode == 'loss' and self.input_noise:
+            inputs = inputs + self.input_noise * torch.randn_like(inputs)
         preds = self.linear(inputs)
         if mode == 'loss':
             return dict(loss_mse=((preds - targets)**2).mean())
@@ -33,11 +44,22 @@ class ToyRegressor(BaseModel):
 
 @DATASETS.register_module(force=True)
 class ToyRegressionDataset(BaseDataset):
-    """``num_samples`` points of ``y = 3x - 1 + noise`` from a fixed seed."""
+    """``num_samples`` points of ``y = 3x - 1 + noise`` from a fixed seed.
 
-    def __init__(self, num_samples: int = 32, seed: int = 0, **kwargs) -> None:
+    ``jitter`` > 0 adds a random offset to each drawn input from numpy's and python's global
+    generators (a random augmentation; in the main process when ``num_workers=0``).
+    """
+
+    def __init__(self,
+                 num_samples: int = 32,
+                 seed: int = 0,
+                 jitter: float = 0.0,
+                 delay: float = 0.0,
+                 **kwargs) -> None:
+        self.delay = delay  # seconds of sleep per drawn sample (a slow pipeline)
         self.num_samples = num_samples
         self.seed = seed
+        self.jitter = jitter
         super().__init__(serialize_data=False, **kwargs)
 
     def load_data_list(self) -> List[dict]:
@@ -47,8 +69,14 @@ class ToyRegressionDataset(BaseDataset):
         return [dict(inputs=x, targets=y) for x, y in zip(xs, ys)]
 
     def prepare_data(self, idx: int) -> dict:
+        if self.delay:
+            time.sleep(self.delay)
         info = self.get_data_info(idx)
-        return dict(inputs=info['inputs'], targets=info['targets'])
+        inputs = info['inputs']
+        if self.jitter:
+            offset = np.random.uniform(-self.jitter, self.jitter) + random.gauss(0, self.jitter)
+            inputs = inputs + float(offset)
+        return dict(inputs=inputs, targets=info['targets'])
 
 
 @METRICS.register_module(force=True)
@@ -68,11 +96,19 @@ class SimulatedKill(RuntimeError):
 
 @HOOKS.register_module(force=True)
 class SimulatedKillHook(Hook):
-    """Stops training right after the checkpoint of epoch ``kill_after_epoch`` was written."""
+    """Stops training right after the checkpoint of epoch ``kill_after_epoch`` (or iteration
+    ``kill_after_iter``) was written."""
     priority = 'LOWEST'  # after CheckpointHook
 
-    def __init__(self, kill_after_epoch: Optional[int] = None) -> None:
+    def __init__(self,
+                 kill_after_epoch: Optional[int] = None,
+                 kill_after_iter: Optional[int] = None) -> None:
         self.kill_after_epoch = kill_after_epoch
+        self.kill_after_iter = kill_after_iter
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self.kill_after_iter is not None and runner.iter + 1 == self.kill_after_iter:
+            raise SimulatedKill(f'simulated kill after iteration {self.kill_after_iter}')
 
     def after_train_epoch(self, runner) -> None:
         if self.kill_after_epoch is not None and runner.epoch + 1 == self.kill_after_epoch:

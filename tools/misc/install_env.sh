@@ -42,6 +42,9 @@ satisfied() {  # satisfied FILE...: all requirements in the files are installed 
 
 step "torch"
 if "$PY" -c 'import torch' 2>/dev/null; then
+    # torch < 2.6 loads checkpoints with weights_only=False by default (pickled code runs)
+    "$PY" -c 'import sys, torch; from packaging.version import Version; sys.exit(Version(torch.__version__.split("+")[0]) < Version("2.6"))' \
+        || die "installed torch $("$PY" -c 'import torch; print(torch.__version__)') is older than 2.6; its torch.load runs pickled code from checkpoints: upgrade it (or install with TORCH_SPEC into a fresh environment)"
     echo "keeping installed torch $("$PY" -c 'import torch; print(torch.__version__)')"
 else
     "${PIP[@]}" "${TORCH_SPEC:-torch==2.13.0}" || die "pip install ${TORCH_SPEC:-torch==2.13.0}"

@@ -17,7 +17,28 @@ from mmengine import fileio
 
 from ...registry import TRANSFORMS
 
-__all__ = ['LoadOptionalImageFromFile', 'LoadMultimodalAnnotations', 'LoadTargetImage']
+__all__ = [
+    'LoadOptionalImageFromFile', 'LoadMultimodalAnnotations', 'LoadTargetImage',
+    'check_image_matches_record'
+]
+
+
+def check_image_matches_record(results: dict) -> None:
+    """Refuse an image whose size differs from its annotation record's ``height``/``width``.
+
+    The boxes, masks and keypoints of the record are in the record's pixel frame; on an image of
+    another size the resize would silently move them (a 1024x768 file under a 128x128 record
+    turned box [70, 66, 86, 81] into [8.8, 8.2, 10.8, 10.1]). Records without a size (LLaVA,
+    text-to-image) are not checked.
+    """
+    height, width = results.get('height'), results.get('width')
+    if height is None or width is None or results.get('img') is None:
+        return
+    actual = results['img'].shape[:2]
+    if tuple(actual) != (int(height), int(width)):
+        raise ValueError(f'image {results["img_path"]} is {actual[1]}x{actual[0]} (width x '
+                         f'height) but its annotation record says {width}x{height}; the '
+                         'annotations would land on the wrong pixels')
 
 
 @TRANSFORMS.register_module()
@@ -71,7 +92,9 @@ class LoadMultimodalAnnotations(MMDetLoadAnnotations):
         results['gt_keypoints_visible'] = np.minimum(1.0, keypoints[..., 2]).astype(np.float32)
 
     def transform(self, results: dict) -> dict:
-        """Load boxes/labels/masks as mmdet does, then keypoints."""
+        """Check the image size against the record, load boxes/labels/masks as mmdet does, then
+        keypoints."""
+        check_image_matches_record(results)
         results = super().transform(results)
         if self.with_keypoints:
             self._load_kps(results)

@@ -11,15 +11,20 @@ they are, missing ones are generated.
 HF ``generate`` is not used because the input of the step after a routing token is not a sampled
 token but the N query embeddings, which its logits processors cannot express. Batch size is 1 (one
 conversation); batching across samples is left to the caller.
+
+The placeholders (``<image>``, ``<region>``, ``[EMB]``) are never generated: their logits are set to
+-inf with transformers' ``SuppressTokensLogitsProcessor`` before the argmax (the bad-words rule of
+HF generation). Emitted, they would be filled with features that do not exist ("1 image
+placeholders in the tokens but 0 image embeddings", e.g. from an untrained or unloaded model).
 """
 import inspect
 import re
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Sequence
 
 import torch
 from torch import Tensor
-from transformers import DynamicCache
+from transformers import DynamicCache, SuppressTokensLogitsProcessor
 
 from ..language_models.conversation_tokenizer import ConversationTokenizer, EncodedTurn
 
@@ -65,6 +70,8 @@ class LinkAwareGreedyGenerator:
         embed_chunk (Callable): The model's input embedding (features and query rows written in):
             ``embed_chunk(ids [1, l], image_tokens, region_tokens) -> [1, l, C]``.
         max_new_tokens (int): Longest generated answer (placeholders not counted).
+        suppress_token_ids (Sequence[int]): Tokens never to generate besides the image and query
+            placeholders, which are always suppressed (e.g. the ``<region>`` placeholder).
     """
 
     def __init__(self,
@@ -72,12 +79,16 @@ class LinkAwareGreedyGenerator:
                  conversation_tokenizer: ConversationTokenizer,
                  group_of_token: dict,
                  embed_chunk: Callable,
-                 max_new_tokens: int = 64) -> None:
+                 max_new_tokens: int = 64,
+                 suppress_token_ids: Sequence[int] = ()) -> None:
         self.llm = llm
         self.tokenizer = conversation_tokenizer
         self.group_of_token = group_of_token
         self.embed_chunk = embed_chunk
         self.max_new_tokens = max_new_tokens
+        self.suppressed = sorted({conversation_tokenizer.image_token_id,
+                                  conversation_tokenizer.query_token_id, *suppress_token_ids})
+        self.suppress = SuppressTokensLogitsProcessor(self.suppressed)
         base_model = llm.model
         if hasattr(base_model, 'get_base_model'):  # peft wrapper
             base_model = base_model.get_base_model()
@@ -140,7 +151,8 @@ class LinkAwareGreedyGenerator:
             result = GeneratedTurn(text='')
             name_start = 0
             for _ in range(self.max_new_tokens):
-                token_id = int(outputs.logits[0, -1].argmax())
+                scores = self.suppress(None, outputs.logits[:, -1].float())  # no placeholder
+                token_id = int(scores[0].argmax())
                 if token_id == eos:
                     break
                 self.tokenizer.check_routable(token_id, has_image)

@@ -267,6 +267,7 @@ class VisionLLMv2(BaseModel):
                         data_samples: Sequence[MMDataSample]) -> tuple:
         samples = [data_samples[i] for i in sample_indices]
         for sample, tokens in zip(samples, link_tokens):
+            self._check_link_targets(sample, tokens)
             sample.set_metainfo(dict(link_tokens=list(tokens)))
         images = [inputs['images'][i] for i in sample_indices]
         decoder = self.decoders[group]
@@ -274,6 +275,23 @@ class VisionLLMv2(BaseModel):
         if parameter is not None and parameter.is_floating_point():
             embeds = embeds.to(parameter.dtype)
         return decoder, embeds, (None if all(im is None for im in images) else images), samples
+
+    @staticmethod
+    def _check_link_targets(sample: MMDataSample, tokens: Sequence[str]) -> None:
+        """The i-th routing token of a sample links to its i-th target name: refuse a
+        conversation whose routing tokens do not pair one to one with ``target_names`` (a
+        missing or extra token shifted every later link onto another target's ground truth; a
+        routing token in a sample without targets, e.g. ``[DET]`` in a region answer, reached the
+        decoder without any ground truth)."""
+        names = sample.metainfo.get('target_names')
+        if names is None or len(names) == len(tokens):
+            return
+        meta = sample.metainfo
+        where = (f'sample img_id={meta.get("img_id")} (task {meta.get("task")!r}, '
+                 f'{meta.get("img_path")})')
+        raise ValueError(f'{where}: its conversation has {len(tokens)} routing token(s) '
+                         f'{list(tokens)} but {len(names)} target name(s) {list(names)}; each '
+                         'target needs exactly one routing token, in order')
 
     # ------------------------------------------------------------------ modes
     def forward(self,
@@ -368,7 +386,8 @@ class VisionLLMv2(BaseModel):
             self.conversation_tokenizer,
             self.super_link.group_of_token,
             embed_chunk=self.embed_inputs,
-            max_new_tokens=self.max_new_tokens)
+            max_new_tokens=self.max_new_tokens,
+            suppress_token_ids=(self.region_token_id, ))
         return generator.generate(
             turns,
             image_tokens,

@@ -166,3 +166,17 @@ def test_embed_scale_must_be_positive(tokenizer_dir):
     cfg['llm']['embed_scale'] = 0.0
     with pytest.raises(ValueError, match='embed_scale must be positive'):
         build_model(cfg)
+
+
+@pytest.mark.parametrize('placeholder', ['<image>', '<region>', '[EMB]'])
+def test_greedy_generation_never_emits_a_placeholder(model, placeholder):
+    """Emitted, a placeholder crashed the next step ('1 image placeholders in the tokens but 0 image
+    embeddings'), e.g. with an unloaded model: it is suppressed like a bad word."""
+    sample = make_sample('vqa', '<image>\nwhat colour is the circle ?', 'red')
+    data = model.data_preprocessor(dict(inputs=random_inputs(1), data_samples=[sample]))
+    forced = ForcedTokens(model, [placeholder] * model.max_new_tokens)
+    try:
+        text = model(**data, mode='predict')[0].metainfo['pred_text']
+    finally:
+        forced.handle.remove()
+    assert forced.calls > 1 and placeholder not in text
