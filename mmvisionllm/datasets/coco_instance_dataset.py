@@ -50,16 +50,17 @@ def load_coco_image_records(dataset: CocoDataset, with_keypoints: bool = False) 
     dataset.cat_ids = [name_to_id[name] for name in dataset.metainfo['classes']]
     dataset.cat2label = {cat_id: i for i, cat_id in enumerate(dataset.cat_ids)}
     dataset.cat_img_map = {cat_id: list(coco.cat_img_map[cat_id]) for cat_id in dataset.cat_ids}
-    data_list, skipped = [], []
+    data_list, skipped, repaired = [], [], []
     for img_id in coco.get_img_ids():
         img_info = coco.load_imgs([img_id])[0]
         ann_info = coco.load_anns(coco.get_ann_ids(img_ids=[img_id]))
         try:
-            instances, dropped = parse_coco_instances(ann_info, img_info, dataset.cat2label,
-                                                      with_keypoints)
+            instances, dropped, fixed = parse_coco_instances(ann_info, img_info,
+                                                             dataset.cat2label, with_keypoints)
         except ValueError as error:
             raise AnnotationError(f'{dataset.ann_file}: {error}') from error
         skipped.extend(dropped)
+        repaired.extend(fixed)
         data_list.append({
             'img_path':
             osp.join(dataset.data_prefix.get('img', ''), img_info['file_name']),
@@ -81,7 +82,15 @@ def load_coco_image_records(dataset: CocoDataset, with_keypoints: bool = False) 
             f'left out: {reasons}; first ids: {[i for i, _ in skipped[:10]]}',
             logger='current',
             level=30)
+    if repaired:
+        print_log(
+            f'{type(dataset).__name__}: {len(repaired)} annotation(s) of {dataset.ann_file} '
+            'repaired by the documented rule of coco_instance_parsing (1-2 point polygon parts '
+            f'dropped beside a valid outline); ids: {[i for i, _ in repaired[:10]]}',
+            logger='current',
+            level=30)
     dataset.num_skipped_annotations = len(skipped)
+    dataset.num_repaired_annotations = len(repaired)
     return data_list
 
 

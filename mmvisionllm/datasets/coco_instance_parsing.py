@@ -11,7 +11,12 @@ of fewer than 6 numbers to ``ignored_instances`` while the answer still named it
 outside the image became a 0-pixel mask. The rules:
 
 * polygons (``segmentation`` a list): each polygon is a list of an even number >= 6 of finite
-  numbers, and the polygons' extent overlaps the image; RLE masks are decoded by pycocotools;
+  numbers, and the polygons' extent overlaps the image; RLE masks are decoded by pycocotools.
+  One rule repairs instead of refusing, because real COCO needs it (``instances_train2017.json``
+  holds a few objects with a stray 1- or 2-point part beside their real outline): a part of one or
+  two well-formed points, which encloses no pixel, is dropped from an object that keeps at least
+  one valid polygon, and every such object is reported (``repaired``, logged by the dataset with
+  its annotation id). An object with no valid polygon left is refused as before;
 * keypoints: visibility is 0 (not labelled), 1 (labelled, hidden) or 2 (visible); every value is
   finite; a labelled keypoint (visibility > 0) lies inside the image (``0 <= x <= width``,
   ``0 <= y <= height``).
@@ -48,6 +53,23 @@ def polygon_problem(segmentation: Any, width: float, height: float) -> Optional[
     return None
 
 
+def _is_point_or_segment(polygon: Any) -> bool:
+    """A well-formed polygon part of 1 or 2 points (2 or 4 finite numbers): it covers no pixel."""
+    return (isinstance(polygon, list) and len(polygon) in (2, 4)
+            and all(isinstance(v, (int, float)) and math.isfinite(v) for v in polygon))
+
+
+def drop_point_parts(segmentation: Any) -> Tuple[Any, int]:
+    """``segmentation`` without its 1-/2-point parts when a valid part remains (the repair rule of
+    the module docstring), and the number of parts dropped."""
+    if not isinstance(segmentation, list):
+        return segmentation, 0
+    kept = [polygon for polygon in segmentation if not _is_point_or_segment(polygon)]
+    if not kept or len(kept) == len(segmentation):
+        return segmentation, 0
+    return kept, len(segmentation) - len(kept)
+
+
 def keypoints_problem(keypoints: np.ndarray, width: float, height: float) -> Optional[str]:
     """What is wrong with [K, 3] COCO keypoints (x, y, visibility), or None."""
     if not np.isfinite(keypoints).all():
@@ -70,7 +92,8 @@ def keypoints_problem(keypoints: np.ndarray, width: float, height: float) -> Opt
 def parse_coco_instances(ann_info: List[Dict],
                          img_info: Dict,
                          cat2label: Dict[int, int],
-                         with_keypoints: bool = False) -> Tuple[List[Dict], List[Tuple[int, str]]]:
+                         with_keypoints: bool = False
+                         ) -> Tuple[List[Dict], List[Tuple[int, str]], List[Tuple[int, str]]]:
     """Parse the annotations of one image.
 
     Args:
@@ -81,11 +104,11 @@ def parse_coco_instances(ann_info: List[Dict],
             ``keypoints`` field is an error).
 
     Returns:
-        tuple[list[dict], list[tuple[int, str]]]: mmdet instances (``bbox`` xyxy, ``bbox_label``,
-        ``ignore_flag``, optional ``mask`` and ``keypoints``) and ``(annotation id, reason)`` of
-        each annotation left out.
+        tuple[list[dict], list[tuple[int, str]], list[tuple[int, str]]]: mmdet instances
+        (``bbox`` xyxy, ``bbox_label``, ``ignore_flag``, optional ``mask`` and ``keypoints``),
+        ``(annotation id, reason)`` of each annotation left out and of each one repaired.
     """
-    instances, skipped = [], []
+    instances, skipped, repaired = [], [], []
     width, height = img_info['width'], img_info['height']
     for ann in ann_info:
         ann_id = ann.get('id', -1)
@@ -110,12 +133,16 @@ def parse_coco_instances(ann_info: List[Dict],
             'ann_id': ann_id,
         }
         where = f'annotation id={ann_id} of image id={img_info.get("id")}'
+        segmentation = ann.get('segmentation')
         if 'segmentation' in ann:
-            problem = polygon_problem(ann['segmentation'], width, height)
+            segmentation, dropped = drop_point_parts(segmentation)
+            if dropped:
+                repaired.append((ann_id, f'{dropped} polygon part(s) of 1-2 points dropped'))
+            problem = polygon_problem(segmentation, width, height)
             if problem is not None:
                 raise ValueError(f'{where} has a malformed segmentation: {problem}')
-        if ann.get('segmentation'):
-            instance['mask'] = ann['segmentation']
+        if segmentation:
+            instance['mask'] = segmentation
         if with_keypoints:
             if 'keypoints' not in ann:
                 raise ValueError(f'{where} has no "keypoints" field')
@@ -130,4 +157,4 @@ def parse_coco_instances(ann_info: List[Dict],
                 raise ValueError(f'{where}: {problem}')
             instance['keypoints'] = keypoints
         instances.append(instance)
-    return instances, skipped
+    return instances, skipped, repaired

@@ -73,6 +73,20 @@ def test_malformed_polygon_is_refused(broken_root, segmentation, message):  # no
     assert 'instances_val.json' in message and f'annotation id={ann_id}' in message
 
 
+def test_point_part_beside_a_valid_outline_is_dropped_and_reported(broken_root):  # noqa: F811
+    """The documented repair rule (real COCO train2017 has such objects): the 2-point part goes,
+    the outline stays, the dataset counts the repair; a 2-point part alone is still refused."""
+    outline = [10, 10, 40, 10, 40, 40, 10, 40]
+    _first_annotation_changed(broken_root, 'instances_val.json',
+                              segmentation=[outline, [50, 50, 52, 52]])
+    dataset = DATASETS.build(dataset_cfg('seg', broken_root))
+    assert dataset.num_repaired_annotations == 1
+    ann_id = load_json(broken_root / 'annotations' / 'instances_val.json')['annotations'][0]['id']
+    masks = [inst.get('mask') for i in range(len(dataset))
+             for inst in dataset.get_data_info(i)['instances'] if inst['ann_id'] == ann_id]
+    assert masks == [[outline]]
+
+
 @pytest.mark.parametrize('first, message', [
     ([900, -300, 2], r'labelled keypoint 0 at \(900, -300\) lies outside'),
     ([30, 30, 7], r'visibility \[7.0\]'),
