@@ -100,14 +100,22 @@ def overfit(num_scenes: int, size: int, iterations: int, tmp_path, seed: int = 0
 
 
 def test_decoder_learns_two_scenes(tmp_path):
-    """Fast (~35 s): 2 small scenes, 100 steps. Measured: box AP 0 -> 0.56, mask AP 0 -> 0.71,
-    grounding P@1 0 -> 1.0."""
+    """Fast (~35 s): 2 small scenes, 100 steps; every metric starts at 0.
+
+    The result depends on the CPU's math kernels, not only on the seed (their rounding differs and
+    100 steps of training amplify it). Measured with seed 0 on one machine under four kernel
+    settings (ATEN_CPU_CAPABILITY avx512 / avx2 / default, oneDNN on and off): box AP 0.389-0.444,
+    mask AP 0.673-0.724, grounding P@1 0.83-1.0; with seeds 1-4 (other scenes and init, same
+    kernels) box AP 0.365-0.906, mask AP 0.435-0.875, P@1 0.75-1.0. The thresholds sit below
+    every one of these runs (box 0.25, mask 0.35, P@1 0.5): an untrained decoder scores 0 on each.
+    (tools/analysis_tools/detection_overfit_spread.py; docs/en/results.md.)
+    """
     with one_thread():
         before, after = overfit(num_scenes=2, size=64, iterations=100, tmp_path=tmp_path)
     assert before['coco/bbox_mAP'] < 0.1 and before['coco/segm_mAP'] < 0.1
-    assert after['coco/bbox_mAP'] >= 0.4
-    assert after['coco/segm_mAP'] >= 0.4
-    assert after['refexp/refcoco_precision@1'] >= 0.8
+    assert after['coco/bbox_mAP'] >= 0.25
+    assert after['coco/segm_mAP'] >= 0.35
+    assert after['refexp/refcoco_precision@1'] >= 0.5
 
 
 @pytest.mark.slow
