@@ -9,12 +9,18 @@ VisionLLM v2 that the model relies on:
 * every routing token of a configured decoder is followed by its group's ``N`` ``[EMB]``
 placeholders
   (their embeddings are later replaced by the query table);
-* labels supervise answers only (routing tokens included) and ignore (-100) every placeholder.
+* labels supervise answers only (routing tokens included) and ignore (-100) every placeholder;
+* a bracketed routing-token-like word (``[XYZ]``) that no decoder owns and the vocabulary does
+  not know, and a word the tokenizer can only encode as ``<unk>`` (a word-level tokenizer's
+  template or answer word outside its vocabulary), are errors naming the word and the text,
+  instead of silently becoming ``<unk>`` and training as plain text.
 """
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from mmvisionllm.registry import MODELS
+from ..super_link.routing_table import UNOWNED_TOKEN_PATTERN
 from .conversation_template import ConversationTemplate
 
 __all__ = ['ConversationTokenizer', 'EncodedConversation', 'EncodedTurn', 'IGNORE_INDEX']
@@ -104,8 +110,34 @@ class ConversationTokenizer:
                 'needs an image, but the sample has no image (no <image> in the prompt / '
                 "inputs['clip'] is None)")
 
+    def _check_routing_words(self, text: str) -> None:
+        known = set(self.routing_token_names.values()) | set(self.tokenizer.get_added_vocab())
+        unowned = [w for w in dict.fromkeys(re.findall(UNOWNED_TOKEN_PATTERN, text))
+                   if w not in known]
+        if unowned:
+            configured = sorted(self.routing_token_names[t] for t in self.query_counts)
+            raise ValueError(
+                f'{unowned} in {text!r} look like routing tokens but no configured decoder owns '
+                f'them and the routing_vocabulary does not hold them (decoders are configured '
+                f'for {configured}); configure the decoder of that task under `decoders`')
+
     def _text_ids(self, text: str) -> List[int]:
-        return self.tokenizer(text, add_special_tokens=False)['input_ids']
+        self._check_routing_words(text)
+        unk = self.tokenizer.unk_token_id
+        if unk is None:
+            return self.tokenizer(text, add_special_tokens=False)['input_ids']
+        encoded = self.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=self.tokenizer.is_fast)
+        ids = encoded['input_ids']
+        if unk in ids:
+            offsets = encoded.get('offset_mapping')
+            words = [text[a:b] for i, (a, b) in zip(ids, offsets) if i == unk] if offsets \
+                else ['?']
+            raise ValueError(
+                f'words {list(dict.fromkeys(words))} of {text!r} are not in the tokenizer\'s '
+                'vocabulary (they would become <unk>); for the word-level ShapesWorld tokenizer '
+                "add them to the task's templates/answers and regenerate it, or reword")
+        return ids
 
     def _expand_image(self, ids: List[int], num_image_tiles: int) -> List[int]:
         expanded: List[int] = []

@@ -19,7 +19,7 @@ WORDS = (
     'what colour color is the a an of circle square triangle star person red green blue yellow '
     'detect find all objects object in image picture where how many are there there\'s one two '
     'three four zero no yes head hand foot pose keypoints locate describe , . ? : left right '
-    'small big large this region with and').split()
+    'small big large this region with and shape').split()
 
 
 def save_word_tokenizer(directory: str, words: Sequence[str] = WORDS) -> str:
@@ -102,6 +102,16 @@ def make_sample(task: str,
         gt.keypoints = torch.as_tensor(keypoints, dtype=torch.float32)
     sample.gt_instances = gt
     return sample
+
+
+def circle_square_det_sample() -> MMDataSample:
+    """A detection sample asking for a circle and a square (two boxes)."""
+    return make_sample(
+        'det',
+        '<image>\ndetect all objects .',
+        'circle [DET] , square [DET]', ['circle', 'square'],
+        boxes=[[4, 4, 20, 20], [24, 30, 44, 46]],
+        labels=[0, 1])
 
 
 def random_inputs(num_samples: int,
