@@ -37,12 +37,15 @@ export PYTHON VENV USE_PYTHON TORCH_SPEC MMCV_FIND_LINKS
 install:
 	bash tools/misc/install_env.sh
 
+# the core's tests and those of the example plugins (projects/<name>/tests)
+TEST_PATHS := tests $(wildcard projects/*/tests)
+
 # Fast suite (< ~15 min on 2 cores). `make test-all` adds the tests marked slow.
 test: install
-	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest $(TEST_PATHS) -m "not slow" $(PYTEST_ARGS)
 
 test-all: install
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest $(TEST_PATHS) $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m flake8 $(LINT_PATHS)
