@@ -10,10 +10,11 @@ VisionLLM v2 that the model relies on:
 placeholders
   (their embeddings are later replaced by the query table);
 * labels supervise answers only (routing tokens included) and ignore (-100) every placeholder;
-* a bracketed routing-token-like word (``[XYZ]``) that no decoder owns and the vocabulary does
+* a bracketed routing-token-like word (``[XYZ]``) in an answer that no decoder owns and the vocabulary does
   not know, and a word the tokenizer can only encode as ``<unk>`` (a word-level tokenizer's
   template or answer word outside its vocabulary), are errors naming the word and the text,
-  instead of silently becoming ``<unk>`` and training as plain text.
+  instead of silently becoming ``<unk>`` and training as plain text (a chat request to be
+  answered may hold unknown words: they stay ``<unk>``).
 """
 import re
 from dataclasses import dataclass, field
@@ -121,10 +122,11 @@ class ConversationTokenizer:
                 f'them and the routing_vocabulary does not hold them (decoders are configured '
                 f'for {configured}); configure the decoder of that task under `decoders`')
 
-    def _text_ids(self, text: str) -> List[int]:
-        self._check_routing_words(text)
+    def _text_ids(self, text: str, is_answer: bool = False, strict: bool = True) -> List[int]:
+        if is_answer:
+            self._check_routing_words(text)
         unk = self.tokenizer.unk_token_id
-        if unk is None:
+        if unk is None or not strict:
             return self.tokenizer(text, add_special_tokens=False)['input_ids']
         encoded = self.tokenizer(
             text, add_special_tokens=False, return_offsets_mapping=self.tokenizer.is_fast)
@@ -194,13 +196,15 @@ class ConversationTokenizer:
         has_image = num_image_tiles > 0
         encoded: List[EncodedTurn] = []
         for index, turn in enumerate(turns):
-            prompt_ids = self._expand_image(self._text_ids(turn.prompt), num_image_tiles)
+            # a generation request (a user's chat) may hold words the vocabulary lacks: <unk>
+            prompt_ids = self._expand_image(
+                self._text_ids(turn.prompt, strict=not drop_last_answer), num_image_tiles)
             prompt_ids = self.insert_queries(prompt_ids, has_image)
             if index == 0 and self.bos_token_id is not None:
                 prompt_ids = [self.bos_token_id] + prompt_ids
             answer_ids = None
             if turn.answer is not None:
-                answer_ids = self.insert_queries(self._text_ids(turn.answer), has_image)
+                answer_ids = self.insert_queries(self._text_ids(turn.answer, True), has_image)
                 answer_ids.append(self.eos_token_id)
             encoded.append(EncodedTurn(prompt_ids=prompt_ids, answer_ids=answer_ids))
         return encoded
