@@ -10,11 +10,11 @@ VisionLLM v2 that the model relies on:
 placeholders
   (their embeddings are later replaced by the query table);
 * labels supervise answers only (routing tokens included) and ignore (-100) every placeholder;
-* a bracketed routing-token-like word (``[XYZ]``) in an answer that no decoder owns and the vocabulary does
-  not know, and a word the tokenizer can only encode as ``<unk>`` (a word-level tokenizer's
-  template or answer word outside its vocabulary), are errors naming the word and the text,
-  instead of silently becoming ``<unk>`` and training as plain text (a chat request to be
-  answered may hold unknown words: they stay ``<unk>``).
+* a bracketed routing-token-like word (``[XYZ]``) in an answer that no decoder owns and the
+  vocabulary does not know, and a word of a sample's text that the tokenizer can only encode as
+  ``<unk>`` (a word-level tokenizer's template or answer word outside its vocabulary), are errors
+  naming the word and the text, instead of silently becoming ``<unk>`` and training as plain text
+  (a chat request to be answered may hold unknown words: they stay ``<unk>``).
 """
 import re
 from dataclasses import dataclass, field
@@ -122,12 +122,11 @@ class ConversationTokenizer:
                 f'them and the routing_vocabulary does not hold them (decoders are configured '
                 f'for {configured}); configure the decoder of that task under `decoders`')
 
-    def _text_ids(self, text: str, is_answer: bool = False, strict: bool = True) -> List[int]:
-        if is_answer:
-            self._check_routing_words(text)
+    def _check_known_words(self, text: str) -> None:
+        """Raise naming the words of ``text`` the tokenizer can only encode as ``<unk>``."""
         unk = self.tokenizer.unk_token_id
-        if unk is None or not strict:
-            return self.tokenizer(text, add_special_tokens=False)['input_ids']
+        if unk is None:
+            return
         encoded = self.tokenizer(
             text, add_special_tokens=False, return_offsets_mapping=self.tokenizer.is_fast)
         ids = encoded['input_ids']
@@ -139,7 +138,11 @@ class ConversationTokenizer:
                 f'words {list(dict.fromkeys(words))} of {text!r} are not in the tokenizer\'s '
                 'vocabulary (they would become <unk>); for the word-level ShapesWorld tokenizer '
                 "add them to the task's templates/answers and regenerate it, or reword")
-        return ids
+
+    def _text_ids(self, text: str, is_answer: bool = False) -> List[int]:
+        if is_answer:
+            self._check_routing_words(text)
+        return self.tokenizer(text, add_special_tokens=False)['input_ids']
 
     def _expand_image(self, ids: List[int], num_image_tiles: int) -> List[int]:
         expanded: List[int] = []
@@ -194,11 +197,14 @@ class ConversationTokenizer:
             raise ValueError(f'the sample has an image but its prompt has no {self.image_token}: '
                              f'put "{self.image_token}\\n" at the start of the first human turn')
         has_image = num_image_tiles > 0
+        if not drop_last_answer:  # a sample's text (a user's chat request may hold any word)
+            for message in conversation:
+                if message.get('from') != 'human':
+                    self._check_routing_words(message['value'])
+                self._check_known_words(message['value'])
         encoded: List[EncodedTurn] = []
         for index, turn in enumerate(turns):
-            # a generation request (a user's chat) may hold words the vocabulary lacks: <unk>
-            prompt_ids = self._expand_image(
-                self._text_ids(turn.prompt, strict=not drop_last_answer), num_image_tiles)
+            prompt_ids = self._expand_image(self._text_ids(turn.prompt), num_image_tiles)
             prompt_ids = self.insert_queries(prompt_ids, has_image)
             if index == 0 and self.bos_token_id is not None:
                 prompt_ids = [self.bos_token_id] + prompt_ids

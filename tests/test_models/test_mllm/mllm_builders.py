@@ -19,7 +19,7 @@ WORDS = (
     'what colour color is the a an of circle square triangle star person red green blue yellow '
     'detect find all objects object in image picture where how many are there there\'s one two '
     'three four zero no yes head hand foot pose keypoints locate describe , . ? : left right '
-    'small big large this region with and shape \' s').split()
+    'small big large this region with and').split()
 
 
 def save_word_tokenizer(directory: str, words: Sequence[str] = WORDS) -> str:
