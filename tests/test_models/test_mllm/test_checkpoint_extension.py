@@ -108,9 +108,12 @@ def saved_core(tokenizer_dir, tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize('variant', sorted(VARIANTS))
+@pytest.mark.parametrize('variant', sorted(VARIANTS) + ['plain_into_lora'])
 def test_old_rows_and_old_task_loss_survive_the_new_token(variant, tokenizer_dir, saved_core):
-    core, path = saved_core(variant)
+    """``plain_into_lora``: a checkpoint without LoRA into a LoRA model with the new token (the
+    stage-3 recipe of projects/object_counting)."""
+    core_variant, variant = ('plain', 'lora') if variant == 'plain_into_lora' else (variant, ) * 2
+    core, path = saved_core(core_variant)
     old_vocab = decode_vocabulary(core.token_vocabulary)
     assert '[CNT]' not in old_vocab
     torch.manual_seed(1)  # other random init than the core: every kept row must come from disk
@@ -134,7 +137,7 @@ def test_old_rows_and_old_task_loss_survive_the_new_token(variant, tokenizer_dir
                                rtol=0, atol=0)
     new_id = len(old_vocab)
     mean_row = core.llm.model.get_input_embeddings().weight[:new_id].detach().mean(0) \
-        if variant in ('plain', 'tied') else None
+        if (core_variant, variant) in (('plain', 'plain'), ('tied', 'tied')) else None
     if mean_row is not None:
         torch.testing.assert_close(_input_rows(extended, [new_id])[0], mean_row)
     assert extended.super_link.query_tables['count'].weight.shape == (3, 64)
