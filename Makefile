@@ -51,12 +51,15 @@ webui: install-webui
 	$(PY) demo/webui.py $(DEMO_CONFIG) $(WEBUI_ARGS) \
 		$$( [ -f $(WORK_DIR)/last_checkpoint ] && echo --weights "$$(cat $(WORK_DIR)/last_checkpoint)")
 
+# the core's tests and those of the example plugins (projects/<name>/tests)
+TEST_PATHS := tests $(wildcard projects/*/tests)
+
 # Fast suite (< ~15 min on 2 cores). `make test-all` adds the tests marked slow.
 test: install
-	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest $(TEST_PATHS) -m "not slow" $(PYTEST_ARGS)
 
 test-all: install
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest $(TEST_PATHS) $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m flake8 $(LINT_PATHS)

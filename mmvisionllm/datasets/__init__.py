@@ -14,6 +14,7 @@ from .samplers import TaskGroupedBatchSampler, sample_groups
 from .shapesworld import generate_shapesworld
 from .task_definitions import (DECODER_GROUPS, IMAGE_TOKEN, REGION_TOKEN, ROUTING_TOKENS,
                                TASK_GROUPS, task_to_group)
+from .task_registry import TASKS, TaskSpec, register_task
 from .text_to_image_dataset import TextToImageDataset
 from .transforms import (DynamicTiling, LoadMultimodalAnnotations, LoadOptionalImageFromFile,
                          LoadRegionPrompts, LoadTargetImage, PackMultimodalInputs,
@@ -27,7 +28,8 @@ __all__ = [
     'DatasetSampleError', 'ImageEditDataset', 'TASK_INSTRUCTIONS', 'LlavaConversationDataset',
     'MultiTaskDataset', 'RefExpConversationDataset', 'TaskGroupedBatchSampler', 'sample_groups',
     'generate_shapesworld', 'DECODER_GROUPS', 'IMAGE_TOKEN', 'REGION_TOKEN', 'ROUTING_TOKENS',
-    'TASK_GROUPS', 'task_to_group', 'TextToImageDataset', 'DynamicTiling',
+    'TASK_GROUPS', 'task_to_group', 'TASKS', 'TaskSpec', 'register_task',
+    'TextToImageDataset', 'DynamicTiling',
     'LoadMultimodalAnnotations', 'LoadOptionalImageFromFile', 'LoadRegionPrompts',
     'LoadTargetImage', 'PackMultimodalInputs', 'ResizeWithKeypoints', 'VQAv2ConversationDataset'
 ]

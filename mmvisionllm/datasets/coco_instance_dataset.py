@@ -23,7 +23,6 @@ from .annotation_checks import AnnotationError, CheckedCOCO
 from .coco_instance_parsing import parse_coco_instances
 from .conversation_mixin import ConversationDatasetMixin
 from .instruction_templates import routed_answer
-from .task_definitions import ROUTING_TOKENS
 
 __all__ = ['CocoInstanceConversationDataset', 'load_coco_image_records']
 
@@ -158,7 +157,7 @@ class CocoInstanceConversationDataset(ConversationDatasetMixin, CocoDataset):
             if inst['bbox_label'] in position
         ]
         question = self.instruction(classes=', '.join(target_names))
-        answer = routed_answer(target_names, ROUTING_TOKENS[self.task])
+        answer = routed_answer(target_names, self.routing_token)
         return {
             'conversation': self.two_turns(question, answer),
             'target_names': target_names,

@@ -24,7 +24,6 @@ from .annotation_checks import CheckedCOCO
 from .coco_instance_dataset import load_coco_image_records
 from .conversation_mixin import ConversationDatasetMixin
 from .instruction_templates import routed_answer
-from .task_definitions import ROUTING_TOKENS
 
 __all__ = ['CocoPoseConversationDataset']
 
@@ -92,7 +91,7 @@ class CocoPoseConversationDataset(ConversationDatasetMixin, CocoDataset):
         question = self.instruction(category=category, keypoints=', '.join(self.keypoint_names))
         return {
             'conversation':
-            self.two_turns(question, routed_answer(target_names, ROUTING_TOKENS['pose'])),
+            self.two_turns(question, routed_answer(target_names, self.routing_token)),
             'target_names':
             target_names,
             'num_keypoints':

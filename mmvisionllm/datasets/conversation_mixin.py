@@ -8,8 +8,9 @@ index, image and annotation file in the message.
 """
 from typing import Any, Dict, Optional, Sequence
 
-from .instruction_templates import TASK_INSTRUCTIONS, format_instruction, select_template_index
-from .task_definitions import IMAGE_TOKEN, task_to_group
+from .instruction_templates import format_instruction, select_template_index
+from .task_definitions import IMAGE_TOKEN
+from .task_registry import TASKS
 
 __all__ = ['DatasetSampleError', 'ConversationDatasetMixin']
 
@@ -45,7 +46,8 @@ class ConversationDatasetMixin:
             raise ValueError(f'{type(self).__name__} supports tasks {tuple(self.SUPPORTED_TASKS)}, '
                              f'got task={task!r}')
         self.task = task
-        self.decoder_group = task_to_group(task)
+        self.task_spec = TASKS.get(task)
+        self.decoder_group = self.task_spec.group
         self.template_index = template_index
         self.dataset_name = dataset_name
         super().__init__(*args, **kwargs)
@@ -58,7 +60,15 @@ class ConversationDatasetMixin:
         """Index of the instruction phrasing for the next sample (0 in test mode)."""
         task = task or self.task
         return select_template_index(
-            len(TASK_INSTRUCTIONS[task]), self.test_mode, self.template_index)
+            len(TASKS.get(task).templates), self.test_mode, self.template_index)
+
+    @property
+    def routing_token(self) -> str:
+        """The routing token written after each target name of this dataset's task."""
+        token = self.task_spec.routing_token
+        if token is None:
+            raise ValueError(f'task {self.task!r} declares no routing token')
+        return token
 
     def instruction(self, with_image: bool = True, **fields: str) -> str:
         """The human turn: ``<image>\\n`` (if the sample has an image) + a filled phrasing."""

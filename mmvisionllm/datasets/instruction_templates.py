@@ -6,6 +6,7 @@ A dataset draws one phrasing at random per training sample and uses phrasing 0 a
 edit them here only and regenerate the tokenizer.
 """
 import random
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .task_definitions import ROUTING_TOKENS
@@ -74,6 +75,8 @@ REGION_QUESTIONS: Tuple[str, ...] = (
     'Can you tell me what <region> is?',
 )
 
+_PLACEHOLDER = re.compile(r'\{[A-Za-z_][A-Za-z0-9_]*\}')
+
 #: Answer of the generation task (target name ``image``).
 GENERATION_ANSWER = 'Here is the image ' + ROUTING_TOKENS['gen']
 #: Answer of the editing task (target name ``image``).
@@ -110,14 +113,23 @@ def format_instruction(task: str, index: int, **fields: str) -> str:
     """Fill phrasing ``index`` of a task.
 
     Args:
-        task (str): Task name of ``TASK_INSTRUCTIONS``.
+        task (str): A declared task (its ``templates``; the core's are ``TASK_INSTRUCTIONS``).
         index (int): Phrasing index.
         **fields (str): Values of the template's placeholders.
 
     Returns:
         str: The instruction.
     """
-    text = TASK_INSTRUCTIONS[task][index].format(**fields)
+    from .task_registry import TASKS
+    templates = TASKS.get(task).templates
+    if not templates:
+        raise KeyError(f'task {task!r} declares no instruction templates (register_task(..., '
+                       'templates=...))')
+    try:
+        text = templates[index].format(**fields)
+    except KeyError as error:
+        raise KeyError(f'template {index} of task {task!r} ({templates[index]!r}) needs field '
+                       f'{error}, the dataset gave {sorted(fields)}') from error
     return text[0].upper() + text[1:] if text else text
 
 
@@ -135,14 +147,13 @@ def routed_answer(target_names: Sequence[str], routing_token: str) -> str:
 
 
 def all_template_texts() -> List[str]:
-    """Every fixed text of this module (templates without placeholders), for vocabularies."""
+    """Every fixed text of the declared tasks' templates (placeholders removed) and of this
+    module, for vocabularies."""
+    from .task_registry import TASKS
     texts: List[str] = []
-    for phrasings in TASK_INSTRUCTIONS.values():
-        for phrasing in phrasings:
-            for field_name in ('classes', 'expression', 'category', 'keypoints', 'caption',
-                               'instruction', 'question'):
-                phrasing = phrasing.replace('{' + field_name + '}', ' ')
-            texts.append(phrasing)
+    for task in TASKS.names():
+        for phrasing in TASKS.get(task).templates:
+            texts.append(_PLACEHOLDER.sub(' ', phrasing))
     texts.extend(REGION_QUESTIONS)
     texts.extend([GENERATION_ANSWER, EDIT_ANSWER])
     return texts

@@ -16,7 +16,6 @@ from mmengine.fileio import get_local_path
 from ..registry import DATASETS
 from .annotation_checks import AnnotationError, CheckedCOCO, box_problem, require_keys
 from .conversation_mixin import ConversationDatasetMixin
-from .task_definitions import ROUTING_TOKENS
 
 __all__ = ['RefExpConversationDataset']
 
@@ -87,6 +86,6 @@ class RefExpConversationDataset(ConversationDatasetMixin, MDETRStyleRefCocoDatas
         expression = data_info['expression'].strip()
         question = self.instruction(expression=expression)
         return {
-            'conversation': self.two_turns(question, f'{expression} {ROUTING_TOKENS["grd"]}'),
+            'conversation': self.two_turns(question, f"{expression} {self.routing_token}"),
             'target_names': [expression],
         }

@@ -1,15 +1,19 @@
-"""Names shared by every dataset: tasks, decoder groups, routing tokens, prompt placeholders.
+"""The core's tasks, decoder groups, routing tokens and prompt placeholders.
 
 This is the dataset side of docs/en/architecture.md section 1 (the table of tasks): a dataset writes
 the routing token of its task after every target name of the answer, and the task-grouped batch
 sampler puts the tasks of one decoder group in the same batch. Nothing here is reused from
 mmdet/mmpose: the names are specific to VisionLLM v2's super link.
+
+The tables below are the core's own tasks only; they are declared in :mod:`.core_tasks`, and
+:func:`task_to_group` / :func:`routing_token_of` answer for every declared task, a plugin's too
+(:func:`~.task_registry.register_task`).
 """
 from typing import Dict, Optional
 
 __all__ = [
     'IMAGE_TOKEN', 'REGION_TOKEN', 'ROUTING_TOKENS', 'TASK_GROUPS', 'TEXT_TASKS', 'DECODER_GROUPS',
-    'task_to_group', 'routing_token_of'
+    'task_to_group', 'routing_token_of', 'CORE_ROUTING_TOKENS'
 ]
 
 #: Placeholder of the image in the first human turn (LLaVA convention).
@@ -43,8 +47,10 @@ TASK_GROUPS: Dict[str, str] = {
 
 #: Tasks answered by the language model alone.
 TEXT_TASKS = tuple(task for task, group in TASK_GROUPS.items() if group == 'text')
-#: Decoder groups in a fixed order (the order the sampler reports them in).
+#: The core's decoder groups in a fixed order (the sampler reports them first, in this order).
 DECODER_GROUPS = ('det', 'pose', 'gen', 'edit', 'text')
+#: The core's routing tokens, in the order they enter the vocabulary.
+CORE_ROUTING_TOKENS = tuple(ROUTING_TOKENS.values())
 
 
 def task_to_group(task: str) -> str:
@@ -57,11 +63,10 @@ def task_to_group(task: str) -> str:
         str: Its group, e.g. ``'det'``.
 
     Raises:
-        KeyError: If the task is unknown (the message lists the known ones).
+        KeyError: If the task is not declared (the message lists the declared ones).
     """
-    if task not in TASK_GROUPS:
-        raise KeyError(f'Unknown task {task!r}; known tasks: {sorted(TASK_GROUPS)}')
-    return TASK_GROUPS[task]
+    from .task_registry import TASKS
+    return TASKS.get(task).group
 
 
 def routing_token_of(task: str) -> Optional[str]:
@@ -73,5 +78,5 @@ def routing_token_of(task: str) -> Optional[str]:
     Returns:
         str | None: e.g. ``'[DET]'`` for ``'det'``.
     """
-    task_to_group(task)
-    return ROUTING_TOKENS.get(task)
+    from .task_registry import TASKS
+    return TASKS.get(task).routing_token

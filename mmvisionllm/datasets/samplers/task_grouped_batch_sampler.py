@@ -11,9 +11,10 @@ draws its own order, because the group of every step must be the same on all ran
   each group, so all ranks run the same group at the same step. The number of batches of each group
   is proportional to ``group_ratios`` (default: to the group sizes, i.e. one pass over the data); a
   group that needs more batches than its samples cycles through new permutations. Batches are full.
-* test (``shuffle=False``): groups in ``DECODER_GROUPS`` order, samples in dataset order, every
-  sample exactly once (the last batch of a group may be smaller). With several ranks each rank gets
-  its ``rank::world_size`` share, so ranks may run different numbers of batches.
+* test (``shuffle=False``): groups in declaration order (the core's first, then a plugin's),
+  samples in dataset order, every sample exactly once (the last batch of a group may be
+  smaller). With several ranks each rank gets its ``rank::world_size`` share, so ranks may run
+  different numbers of batches.
 """
 import math
 from typing import Dict, Iterator, List, Optional
@@ -23,7 +24,8 @@ from mmengine.dist import get_dist_info
 from torch.utils.data import Sampler
 
 from ...registry import DATA_SAMPLERS
-from ..task_definitions import DECODER_GROUPS, task_to_group
+from ..task_definitions import task_to_group
+from ..task_registry import TASKS
 
 __all__ = ['TaskGroupedBatchSampler', 'sample_groups']
 
@@ -92,17 +94,15 @@ class TaskGroupedBatchSampler(Sampler):
         self.rank = getattr(sampler, 'rank', rank)
         self.world_size = getattr(sampler, 'world_size', world_size)
         self.groups = sample_groups(self.dataset)
-        self.group_order = [g for g in DECODER_GROUPS if g in self.groups
-                            ] + sorted(set(self.groups) - set(DECODER_GROUPS))
+        self.group_order = [g for g in TASKS.groups() if g in self.groups]
         if group_ratios is not None:
-            unknown = set(group_ratios) - set(DECODER_GROUPS)
-            if unknown:
-                raise ValueError(f'group_ratios has unknown groups {sorted(unknown)}; groups are '
-                                 f'{DECODER_GROUPS}')
-            empty = [g for g, r in group_ratios.items() if r > 0 and g not in self.groups]
+            # the groups come from the data (each dataset's declared task), not a fixed list
+            empty = [g for g in group_ratios if g not in self.groups]
             if empty:
-                raise ValueError(f'group_ratios asks for groups {empty} but the dataset has no '
-                                 f'sample of them (it has {self.group_order})')
+                raise ValueError(
+                    f'group_ratios names groups {empty} that no dataset has (the datasets of '
+                    f'{type(self.dataset).__name__} hold groups {self.group_order}); a group '
+                    'comes from the task a dataset declares (register_task)')
             left_out = [g for g in self.group_order if g not in group_ratios]
             if left_out:
                 raise ValueError(f'group_ratios leaves out groups {left_out} that the dataset has: '

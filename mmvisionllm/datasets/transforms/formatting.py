@@ -15,7 +15,7 @@ from mmengine.structures import InstanceData
 
 from ...registry import TRANSFORMS
 from ...structures import MMDataSample
-from ..task_definitions import ROUTING_TOKENS
+from ..task_registry import TASKS
 
 __all__ = ['PackMultimodalInputs', 'DEFAULT_META_KEYS']
 
@@ -56,16 +56,27 @@ class PackMultimodalInputs(BaseTransform):
     ``gt_image``: uint8 [3, H, W] from ``gt_image``. Metainfo: ``meta_keys`` present in the results
     plus ``link_tokens`` (the routing token of each target, empty for text tasks).
 
+    Ground truth a plugin adds reaches its decoder: the ``gt_keys`` its task declares
+    (``register_task``) and ``extra_meta_keys`` are copied too. A ``gt_*`` key of the results
+    that nothing here packs is an error naming the sample, never dropped without a word.
+
     Args:
         meta_keys (Sequence[str]): Keys copied to the metainfo when present.
         bgr_to_rgb (bool): Flip the channel order of every image. Defaults to True.
+        extra_meta_keys (Sequence[str]): More keys copied to the metainfo when present (on top
+            of ``meta_keys`` and the task's declared ``gt_keys``).
     """
 
     def __init__(self,
                  meta_keys: Sequence[str] = DEFAULT_META_KEYS,
-                 bgr_to_rgb: bool = True) -> None:
-        self.meta_keys = tuple(meta_keys)
+                 bgr_to_rgb: bool = True,
+                 extra_meta_keys: Sequence[str] = ()) -> None:
+        self.meta_keys = tuple(meta_keys) + tuple(k for k in extra_meta_keys if k not in meta_keys)
         self.bgr_to_rgb = bgr_to_rgb
+
+    def _unpacked_gt_keys(self, results: dict, meta_keys: Sequence[str]) -> list:
+        packed = set(meta_keys) | set(_INSTANCE_KEYS) | {'gt_ignore_flags', 'gt_image'}
+        return sorted(k for k in results if k.startswith('gt_') and k not in packed)
 
     def _instances(self, results: dict, keep: Optional[np.ndarray]) -> InstanceData:
         instances = InstanceData()
@@ -103,8 +114,17 @@ class PackMultimodalInputs(BaseTransform):
         if results.get('gt_image') is not None:
             data_sample.gt_image = _image_to_tensor(results['gt_image'], self.bgr_to_rgb,
                                                     'gt_image')
-        metainfo = {key: results[key] for key in self.meta_keys if key in results}
-        token = ROUTING_TOKENS.get(results.get('task', ''))
+        task = results.get('task')
+        spec = TASKS.get(task) if task is not None else None
+        meta_keys = self.meta_keys + (spec.gt_keys if spec is not None else ())
+        unpacked = self._unpacked_gt_keys(results, meta_keys)
+        if unpacked:
+            raise KeyError(
+                f'PackMultimodalInputs: sample {results.get("img_path", results.get("img_id"))!r} '
+                f'(task={task!r}) has ground truth {unpacked} that would be dropped; declare it '
+                "in the task's gt_keys (register_task) or PackMultimodalInputs(extra_meta_keys=)")
+        metainfo = {key: results[key] for key in meta_keys if key in results}
+        token = spec.routing_token if spec is not None else None
         metainfo['link_tokens'] = [token] * len(results.get('target_names', [])) if token else []
         data_sample.set_metainfo(metainfo)
         return {'inputs': inputs, 'data_samples': data_sample}

@@ -9,12 +9,19 @@ VisionLLM v2 that the model relies on:
 * every routing token of a configured decoder is followed by its group's ``N`` ``[EMB]``
 placeholders
   (their embeddings are later replaced by the query table);
-* labels supervise answers only (routing tokens included) and ignore (-100) every placeholder.
+* labels supervise answers only (routing tokens included) and ignore (-100) every placeholder;
+* a bracketed routing-token-like word (``[XYZ]``) in an answer that no decoder owns and the
+  vocabulary does not know, and a word of a sample's text that the tokenizer can only encode as
+  ``<unk>`` (a word-level tokenizer's template or answer word outside its vocabulary), are errors
+  naming the word and the text, instead of silently becoming ``<unk>`` and training as plain text
+  (a chat request to be answered may hold unknown words: they stay ``<unk>``).
 """
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from mmvisionllm.registry import MODELS
+from ..super_link.routing_table import UNOWNED_TOKEN_PATTERN
 from .conversation_template import ConversationTemplate
 
 __all__ = ['ConversationTokenizer', 'EncodedConversation', 'EncodedTurn', 'IGNORE_INDEX']
@@ -104,7 +111,37 @@ class ConversationTokenizer:
                 'needs an image, but the sample has no image (no <image> in the prompt / '
                 "inputs['clip'] is None)")
 
-    def _text_ids(self, text: str) -> List[int]:
+    def _check_routing_words(self, text: str) -> None:
+        known = set(self.routing_token_names.values()) | set(self.tokenizer.get_added_vocab())
+        unowned = [w for w in dict.fromkeys(re.findall(UNOWNED_TOKEN_PATTERN, text))
+                   if w not in known]
+        if unowned:
+            configured = sorted(self.routing_token_names[t] for t in self.query_counts)
+            raise ValueError(
+                f'{unowned} in {text!r} look like routing tokens but no configured decoder owns '
+                f'them and the routing_vocabulary does not hold them (decoders are configured '
+                f'for {configured}); configure the decoder of that task under `decoders`')
+
+    def _check_known_words(self, text: str) -> None:
+        """Raise naming the words of ``text`` the tokenizer can only encode as ``<unk>``."""
+        unk = self.tokenizer.unk_token_id
+        if unk is None:
+            return
+        encoded = self.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=self.tokenizer.is_fast)
+        ids = encoded['input_ids']
+        if unk in ids:
+            offsets = encoded.get('offset_mapping')
+            words = [text[a:b] for i, (a, b) in zip(ids, offsets) if i == unk] if offsets \
+                else ['?']
+            raise ValueError(
+                f'words {list(dict.fromkeys(words))} of {text!r} are not in the tokenizer\'s '
+                'vocabulary (they would become <unk>); for the word-level ShapesWorld tokenizer '
+                "add them to the task's templates/answers and regenerate it, or reword")
+
+    def _text_ids(self, text: str, is_answer: bool = False) -> List[int]:
+        if is_answer:
+            self._check_routing_words(text)
         return self.tokenizer(text, add_special_tokens=False)['input_ids']
 
     def _expand_image(self, ids: List[int], num_image_tiles: int) -> List[int]:
@@ -160,6 +197,11 @@ class ConversationTokenizer:
             raise ValueError(f'the sample has an image but its prompt has no {self.image_token}: '
                              f'put "{self.image_token}\\n" at the start of the first human turn')
         has_image = num_image_tiles > 0
+        if not drop_last_answer:  # a sample's text (a user's chat request may hold any word)
+            for message in conversation:
+                if message.get('from') != 'human':
+                    self._check_routing_words(message['value'])
+                self._check_known_words(message['value'])
         encoded: List[EncodedTurn] = []
         for index, turn in enumerate(turns):
             prompt_ids = self._expand_image(self._text_ids(turn.prompt), num_image_tiles)
@@ -168,7 +210,7 @@ class ConversationTokenizer:
                 prompt_ids = [self.bos_token_id] + prompt_ids
             answer_ids = None
             if turn.answer is not None:
-                answer_ids = self.insert_queries(self._text_ids(turn.answer), has_image)
+                answer_ids = self.insert_queries(self._text_ids(turn.answer, True), has_image)
                 answer_ids.append(self.eos_token_id)
             encoded.append(EncodedTurn(prompt_ids=prompt_ids, answer_ids=answer_ids))
         return encoded

@@ -23,20 +23,26 @@ Config fields worth knowing:
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel, ModuleDict
 from torch import Tensor
 
+from mmvisionllm.datasets.task_definitions import CORE_ROUTING_TOKENS
 from mmvisionllm.registry import MODELS
 from mmvisionllm.structures import MMDataSample
 from ..decoders.base_link_decoder import BaseLinkDecoder
 from ..language_models.conversation_tokenizer import ConversationTokenizer
+from ..super_link.routing_table import RoutingTable
 from ..super_link.super_link import SuperLink
 from .component_freezing import freeze_components
 from .link_generation import EmittedLink, LinkAwareGreedyGenerator
+from .vocabulary_extension import (VOCABULARY_KEY, VocabularyExtender, decode_vocabulary,
+                                   encode_vocabulary)
 
 __all__ = ['VisionLLMv2']
 
-PAPER_ROUTING_TOKENS = ('[DET]', '[SEG]', '[GRD]', '[POSE]', '[GEN]', '[EDIT]')
+#: The core's routing tokens (the paper's six), declared with the core's tasks.
+PAPER_ROUTING_TOKENS = CORE_ROUTING_TOKENS
 
 
 @MODELS.register_module()
@@ -55,7 +61,9 @@ class VisionLLMv2(BaseModel):
         template (dict): Config of the ``ConversationTemplate``.
         routing_vocabulary (Sequence[str]): Routing tokens always added to the vocabulary (so the
             vocabulary does not depend on which decoders a stage configures). One of them emitted or
-            fed without a decoder is an error.
+            fed without a decoder is an error. A decoder's routing token outside it (a plugin's)
+            is appended after every other special token, so no existing id moves; a checkpoint
+            saved without it loads row by row (:mod:`.vocabulary_extension`).
         image_free_groups (Sequence[str]): Decoder groups that run without an input image.
         frozen_components (Sequence[str]): Components whose parameters are frozen.
         predict_mode (str): ``'teacher_forced'`` or ``'chat'``.
@@ -96,19 +104,17 @@ class VisionLLMv2(BaseModel):
         })
         self.template = MODELS.build(template)
 
-        routing_tokens = list(routing_vocabulary)
-        for decoder in self.decoders.values():
-            routing_tokens += [t for t in decoder.routing_tokens if t not in routing_tokens]
-        token_ids = self.llm.add_special_tokens(['<image>', '<region>', '[EMB]'] + routing_tokens +
-                                                list(self.template.role_tokens))
+        # the one owner of token -> group -> query count -> image-free
+        self.routing = RoutingTable(
+            {g: (d.routing_tokens, d.num_queries)
+             for g, d in self.decoders.items()},
+            routing_vocabulary=routing_vocabulary,
+            image_free_groups=image_free_groups,
+            role_tokens=self.template.role_tokens)
+        token_ids = self.llm.add_special_tokens(self.routing.vocabulary_tokens())
         self.llm.apply_lora()
         self.super_link = SuperLink(
-            groups={
-                g: dict(routing_tokens=d.routing_tokens, num_queries=d.num_queries)
-                for g, d in self.decoders.items()
-            },
-            token_ids=token_ids,
-            hidden_size=hidden_size)
+            groups=self.routing.super_link_groups(), token_ids=token_ids, hidden_size=hidden_size)
         self.projector = MODELS.build(
             projector,
             default_args=dict(
@@ -120,21 +126,13 @@ class VisionLLMv2(BaseModel):
                 vision_channels=self.vision_encoder.hidden_size,
                 grid_size=self.vision_encoder.grid_size,
                 num_vision_layers=self.vision_encoder.num_region_layers))
-        image_free_tokens = [
-            t for g in image_free_groups if g in self.decoders
-            for t in self.decoders[g].routing_tokens
-        ]
         self.conversation_tokenizer = ConversationTokenizer(
             tokenizer=self.llm.tokenizer,
             template=self.template,
             tokens_per_tile=self.vision_encoder.tokens_per_tile,
-            query_counts={
-                t: d.num_queries
-                for d in self.decoders.values()
-                for t in d.routing_tokens
-            },
-            routing_vocabulary=routing_tokens,
-            image_free_routing_tokens=image_free_tokens)
+            query_counts=self.routing.query_counts(),
+            routing_vocabulary=self.routing.routing_tokens,
+            image_free_routing_tokens=self.routing.image_free_tokens())
         self.data_preprocessor.bind(self.conversation_tokenizer)
         statistics = getattr(self.vision_encoder, 'image_statistics', None)
         if statistics is not None:  # the CLIP folder's image processor mean/std
@@ -142,6 +140,45 @@ class VisionLLMv2(BaseModel):
         self.image_token_id = token_ids['<image>']
         self.region_token_id = token_ids['<region>']
         freeze_components(self, frozen_components)
+        # the vocabulary travels with the weights, so a checkpoint extends by token string
+        self._vocabulary_extender = VocabularyExtender(self.llm)
+        self.register_buffer(
+            VOCABULARY_KEY, encode_vocabulary(self._vocabulary_extender.vocabulary()),
+            persistent=True)
+        self._register_load_state_dict_pre_hook(self._extend_checkpoint)
+
+    def _extend_checkpoint(self, state_dict: dict, prefix: str, *args) -> None:
+        """Map a checkpoint's token rows to this model's ids by token string and log what the
+        checkpoint lacked (tokens, query tables, decoders); see :mod:`.vocabulary_extension`."""
+        key = prefix + VOCABULARY_KEY
+        saved = decode_vocabulary(state_dict[key]) if key in state_dict else None
+        report = self._vocabulary_extender.extend(state_dict, prefix, saved)
+        state_dict[key] = getattr(self, VOCABULARY_KEY).clone()
+        if not any(k.startswith(prefix + 'llm.') for k in state_dict):
+            return  # not a checkpoint of this model's language side (e.g. a vision tower)
+        lines = []
+        if report['new_tokens']:
+            ids = [self.llm.tokenizer.convert_tokens_to_ids(t) for t in report['new_tokens']]
+            lines.append(f'new tokens {report["new_tokens"]} (ids {ids}), rows mean-initialised')
+        if report['moved']:
+            lines.append(f'tokens with a new id, rows moved: {report["moved"]}')
+        if report['dropped_tokens']:
+            lines.append(f'checkpoint tokens this model lacks, rows dropped: '
+                         f'{report["dropped_tokens"]}')
+        tables = [
+            g for g in self.super_link.query_tables
+            if f'{prefix}super_link.query_tables.{g}.weight' not in state_dict
+        ]
+        if tables:
+            lines.append(f'new query tables {tables} (initialised)')
+        decoders = [
+            g for g in self.decoders
+            if not any(k.startswith(f'{prefix}decoders.{g}.') for k in state_dict)
+        ]
+        if decoders:
+            lines.append(f'decoders without weights in the checkpoint {decoders} (initialised)')
+        if lines:
+            print_log('extending the checkpoint: ' + '; '.join(lines), logger='current')
 
     @staticmethod
     def _build_decoder(group: str, cfg: dict, hidden_size: int) -> BaseLinkDecoder:

@@ -104,6 +104,16 @@ def make_sample(task: str,
     return sample
 
 
+def circle_square_det_sample() -> MMDataSample:
+    """A detection sample asking for a circle and a square (two boxes)."""
+    return make_sample(
+        'det',
+        '<image>\ndetect all objects .',
+        'circle [DET] , square [DET]', ['circle', 'square'],
+        boxes=[[4, 4, 20, 20], [24, 30, 44, 46]],
+        labels=[0, 1])
+
+
 def random_inputs(num_samples: int,
                   tile_size: int = 32,
                   num_tiles: int = 2,

@@ -78,7 +78,7 @@ def test_image_task_without_image(det_model):
 
 
 def test_text_only_sample_is_fine(det_model):
-    sample = make_sample('chat', 'what is a circle ?', 'a shape')
+    sample = make_sample('chat', 'what is a circle ?', 'an object')
     data = det_model.data_preprocessor(
         dict(inputs=random_inputs(1, with_image=False), data_samples=[sample]))
     losses = det_model(**data, mode='loss')

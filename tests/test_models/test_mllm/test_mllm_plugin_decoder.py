@@ -3,7 +3,7 @@ import glob
 import os.path as osp
 
 import torch
-from mllm_builders import REPO_ROOT, make_sample, random_inputs
+from mllm_builders import REPO_ROOT, circle_square_det_sample, make_sample, random_inputs
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 
@@ -15,12 +15,7 @@ PLUGIN_CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs',
 
 def _batch():
     samples = [
-        make_sample(
-            'det',
-            '<image>\ndetect all objects .',
-            'circle [DET] , square [DET]', ['circle', 'square'],
-            boxes=[[4, 4, 20, 20], [24, 30, 44, 46]],
-            labels=[0, 1]),
+        circle_square_det_sample(),
         make_sample(
             'grd',
             '<image>\nfind the red circle .',

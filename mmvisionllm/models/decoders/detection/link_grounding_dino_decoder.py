@@ -33,13 +33,13 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from mmvisionllm.datasets.task_definitions import routing_token_of
+from mmvisionllm.datasets.task_registry import TASKS
 from mmvisionllm.registry import MODELS
 from mmvisionllm.structures import MMDataSample
 from ..base_link_decoder import BaseLinkDecoder
 
 __all__ = ['LinkGroundingDINODecoder']
-
-_TASK_TOKENS = {'det': '[DET]', 'seg': '[SEG]', 'grd': '[GRD]'}
 
 
 @MODELS.register_module()
@@ -142,7 +142,9 @@ class LinkGroundingDINODecoder(BaseLinkDecoder):
         tokens = sample.metainfo.get('link_tokens')
         if tokens:
             return tokens[0]
-        return _TASK_TOKENS.get(sample.metainfo.get('task', 'det'), '[DET]')
+        task = sample.metainfo.get('task', 'det')
+        token = routing_token_of(task) if task in TASKS else None
+        return token if token in self.routing_tokens else self.routing_tokens[0]
 
     def _wants_masks(self, token: str) -> bool:
         return self.masks_for_all or token in self.mask_tokens

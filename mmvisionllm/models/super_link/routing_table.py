@@ -1,0 +1,94 @@
+"""The one owner of the super link's bookkeeping: routing token -> group -> query count ->
+image-free, and the order in which the special tokens enter the vocabulary.
+
+VisionLLMv2 builds one :class:`RoutingTable` from its configured decoders and its
+``routing_vocabulary``; :class:`SuperLink` (query tables), :class:`ConversationTokenizer`
+(placeholders, routing checks), the link-aware generator and the checkpoint extension ask it
+instead of keeping their own copies. Plain Python: no library holds this mapping.
+"""
+from typing import Dict, List, Mapping, Sequence
+
+__all__ = ['RoutingTable', 'UNOWNED_TOKEN_PATTERN']
+
+#: What a routing token looks like in a text (``[DET]``, ``[CNT]``): an unknown one is an error.
+UNOWNED_TOKEN_PATTERN = r'\[[A-Z][A-Z0-9_]*\]'
+
+
+class RoutingTable:
+    """Routing tokens, their decoder groups and query counts.
+
+    Args:
+        decoder_groups (Mapping[str, tuple]): Decoder group -> ``(routing_tokens, num_queries)``
+            of its configured decoder.
+        routing_vocabulary (Sequence[str]): Routing tokens always in the vocabulary (whether or not
+            a decoder is configured for them), in vocabulary order.
+        image_free_groups (Sequence[str]): Groups whose decoder works without an input image.
+        placeholder_tokens (Sequence[str]): Tokens entering the vocabulary before the routing
+            tokens (``<image>``, ``<region>``, ``[EMB]``).
+        role_tokens (Sequence[str]): Tokens of the conversation template, after the routing
+            vocabulary.
+
+    Raises:
+        ValueError: If two decoder groups claim the same routing token.
+    """
+
+    def __init__(self,
+                 decoder_groups: Mapping[str, tuple],
+                 routing_vocabulary: Sequence[str],
+                 image_free_groups: Sequence[str] = (),
+                 placeholder_tokens: Sequence[str] = ('<image>', '<region>', '[EMB]'),
+                 role_tokens: Sequence[str] = ()) -> None:
+        self.group_of: Dict[str, str] = {}
+        self.num_queries: Dict[str, int] = {}
+        for group, (tokens, num_queries) in decoder_groups.items():
+            self.num_queries[group] = int(num_queries)
+            for token in tokens:
+                if token in self.group_of:
+                    raise ValueError(f'routing token {token} is claimed by decoder groups '
+                                     f'{self.group_of[token]!r} and {group!r}')
+                self.group_of[token] = group
+        self.routing_vocabulary = list(dict.fromkeys(routing_vocabulary))
+        self.image_free_groups = tuple(g for g in image_free_groups if g in self.num_queries)
+        self.placeholder_tokens = tuple(placeholder_tokens)
+        self.role_tokens = tuple(role_tokens)
+
+    def tokens_of(self, group: str) -> List[str]:
+        """Routing tokens of a group's decoder, in its declaration order."""
+        return [t for t, g in self.group_of.items() if g == group]
+
+    @property
+    def new_routing_tokens(self) -> List[str]:
+        """Decoder tokens outside ``routing_vocabulary`` (a plugin's), in decoder order."""
+        return [t for t in self.group_of if t not in self.routing_vocabulary]
+
+    @property
+    def routing_tokens(self) -> List[str]:
+        """Every routing token the vocabulary holds (``routing_vocabulary`` first)."""
+        return self.routing_vocabulary + self.new_routing_tokens
+
+    def vocabulary_tokens(self) -> List[str]:
+        """The special tokens in the order they are added to the tokenizer.
+
+        The core's tokens keep their places (placeholders, routing vocabulary, role tokens, as
+        before any plugin existed); a plugin's routing tokens come after all of them, so adding a
+        decoder never moves an existing id.
+        """
+        return list(
+            dict.fromkeys(
+                list(self.placeholder_tokens) + self.routing_vocabulary + list(self.role_tokens) +
+                self.new_routing_tokens))
+
+    def query_counts(self) -> Dict[str, int]:
+        """Routing token -> N for every token with a decoder."""
+        return {t: self.num_queries[g] for t, g in self.group_of.items()}
+
+    def image_free_tokens(self) -> List[str]:
+        """Routing tokens whose decoder needs no image."""
+        return [t for t, g in self.group_of.items() if g in self.image_free_groups]
+
+    def super_link_groups(self) -> Dict[str, dict]:
+        """``SuperLink``'s ``groups`` argument."""
+        return {
+            g: dict(routing_tokens=self.tokens_of(g), num_queries=n)
+            for g, n in self.num_queries.items()
+        }
