@@ -14,7 +14,8 @@
 #       --cfg-options load_from=work_dirs/stage1/iter_XXXX.pth
 _base_ = [
     '../_base_/models/visionllmv2_7b.py', '../_base_/models/decoders/det_swin_t.py',
-    '../_base_/models/decoders/pose_unipose_t.py', '../_base_/default_runtime.py'
+    '../_base_/models/decoders/pose_unipose_t.py', '../_base_/default_runtime.py',
+    '../_base_/strategies/ddp.py'  # or the ZeRO / FSDP variants: visionllmv2_7b_coco_stage2_*.py
 ]
 
 model = dict(
@@ -124,4 +125,3 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False))
 log_processor = dict(by_epoch=False)
-model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

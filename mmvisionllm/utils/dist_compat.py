@@ -9,10 +9,17 @@ MMEngine 0.10.7 assumes a CUDA device wherever it starts several processes:
   ``MMDistributedDataParallel``; torch's ``DistributedDataParallel`` refuses ``device_ids`` for a
   module on the CPU;
 * ``FSDPStrategy._wrap_model`` passes ``device_id=LOCAL_RANK`` to ``MMFullyShardedDataParallel``,
-  which torch reads as a CUDA index ("Cannot access accelerator device").
+  which torch reads as a CUDA index ("Cannot access accelerator device");
+* (on every device) ``DeepSpeedStrategy.__init__`` registers DeepSpeed's optimizers and imports
+  ``deepspeed.runtime.fp16.onebit``, which DeepSpeed >= 0.17 removed; the patch registers those
+  that the installed DeepSpeed has;
+* (on every device) ``FSDPStrategy.load_optim_state_dict`` calls
+  ``FSDP.optim_state_dict_to_load(state_dict, model, optimizer)``, the argument order of torch
+  2.0; torch >= 2.1 takes ``(model, optim, optim_state_dict)``, so every FSDP resume fails with
+  "unhashable type: 'dict'". The patch passes them by keyword.
 
 :func:`apply_dist_compat` (called by ``register_all_modules``, hence by ``tools/train.py`` and
-``tools/test.py``) patches exactly these three places and nothing else, so no user has to patch
+``tools/test.py``) patches exactly these places and nothing else, so no user has to patch
 MMEngine:
 
 * the backend follows the device: ``dist_cfg=dict(backend='auto')`` (what
@@ -67,12 +74,16 @@ def _resolve_backend(backend) -> str:
 def _init_dist_pytorch_any_device(original, backend='auto', init_backend='torch', **kwargs):
     """MMEngine's ``_init_dist_pytorch`` without ``torch.cuda.set_device`` on a CPU machine."""
     backend = _resolve_backend(backend)
-    if torch.cuda.is_available() or init_backend != 'torch':
+    if torch.cuda.is_available() or init_backend not in ('torch', 'deepspeed'):
         return original(backend, init_backend=init_backend, **kwargs)
     from mmengine.device import is_mlu_available, is_musa_available, is_npu_available
     if is_mlu_available() or is_npu_available() or is_musa_available():
         return original(backend, init_backend=init_backend, **kwargs)
-    torch_dist.init_process_group(backend=backend, **kwargs)
+    if init_backend == 'deepspeed':
+        import deepspeed
+        deepspeed.init_distributed(dist_backend=backend, **kwargs)
+    else:
+        torch_dist.init_process_group(backend=backend, **kwargs)
 
 
 def _on_cpu(module: torch.nn.Module) -> bool:
@@ -110,6 +121,52 @@ def _patch_fsdp() -> None:
     MMFullyShardedDataParallel.__init__ = __init__
 
 
+def _patch_fsdp_resume() -> None:
+    try:
+        from mmengine._strategy import FSDPStrategy
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    except ImportError:
+        return
+
+    def load_optim_state_dict(self, state_dict: dict) -> None:
+        """MMEngine's ``load_optim_state_dict`` with torch >= 2.1's argument order."""
+        optim_state_dict = FSDP.optim_state_dict_to_load(
+            model=self.model, optim=self.optim_wrapper.optimizer, optim_state_dict=state_dict)
+        self.optim_wrapper.load_state_dict(optim_state_dict)
+
+    FSDPStrategy.load_optim_state_dict = load_optim_state_dict
+
+
+def _register_deepspeed_optimizers() -> list:
+    """MMEngine's ``register_deepspeed_optimizers`` for the DeepSpeed that is installed."""
+    import importlib
+
+    from mmengine.registry import OPTIMIZERS
+    registered = []
+    for module_name, names in (('deepspeed.ops.adam', ('DeepSpeedCPUAdam', 'FusedAdam')),
+                               ('deepspeed.ops.lamb', ('FusedLamb', )),
+                               ('deepspeed.runtime.fp16.onebit',
+                                ('OnebitAdam', 'OnebitLamb', 'ZeroOneAdam'))):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for name in names:
+            if hasattr(module, name) and name not in OPTIMIZERS:
+                OPTIMIZERS.register_module(module=getattr(module, name))
+            if name in OPTIMIZERS:
+                registered.append(name)
+    return registered
+
+
+def _patch_deepspeed_optimizers() -> None:
+    try:
+        import mmengine._strategy.deepspeed as ds_strategy
+    except ImportError:
+        return
+    ds_strategy.register_deepspeed_optimizers = _register_deepspeed_optimizers
+
+
 def apply_dist_compat() -> None:
     """Patch MMEngine's process-group start and model wrappers for CPU machines. Idempotent."""
     global _applied
@@ -120,6 +177,8 @@ def apply_dist_compat() -> None:
     dist_utils._init_dist_pytorch = functools.partial(_init_dist_pytorch_any_device, original)
     _patch_ddp()
     _patch_fsdp()
+    _patch_fsdp_resume()
+    _patch_deepspeed_optimizers()
     # torchrun sets LOCAL_RANK; tools/train.py's --local_rank fallback sets it too
     os.environ.setdefault('LOCAL_RANK', '0')
     _applied = True

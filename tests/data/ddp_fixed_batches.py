@@ -8,7 +8,9 @@
   what the global RNG drew before; the comparison of one and two processes then isolates the
   distributed arithmetic (collectives, normalisation, gradient averaging).
 * :class:`DumpParamsHook`: every rank writes its parameters before and after training to
-  ``<work_dir>/init_rank<r>.pth`` and ``<work_dir>/params_rank<r>.pth``.
+  ``<work_dir>/init_rank<r>.pth`` and ``<work_dir>/params_rank<r>.pth``; one process also writes
+  its initial weights as a checkpoint (``init_checkpoint.pth``) that FlexibleRunner runs load
+  (their strategies initialise the model from another point of the RNG stream).
 """
 import os.path as osp
 from typing import Iterator, List, Sequence
@@ -79,6 +81,9 @@ class DumpParamsHook(Hook):
     def before_train(self, runner) -> None:
         rank, _ = get_dist_info()
         self.dump(runner, osp.join(runner.work_dir, f'init_rank{rank}.pth'))
+        if not is_model_wrapper(runner.model):  # one process: a checkpoint others can start from
+            torch.save({'state_dict': runner.model.state_dict()},
+                       osp.join(runner.work_dir, 'init_checkpoint.pth'))
 
     def after_train(self, runner) -> None:
         rank, _ = get_dist_info()

@@ -1,4 +1,5 @@
-"""Two processes on a CPU (torchrun + gloo through tools/dist_train.sh) train the tiny generalist.
+"""Two processes on a CPU (torchrun + gloo through tools/dist_train.sh) train the tiny generalist,
+under DDP (mmengine Runner) and under FSDP (FlexibleRunner + FSDPStrategy, the 7B fragment).
 
 Every step of tests/data/configs/ddp_tiny_det_seg.py gives rank 0 two [SEG] samples and rank 1
 two [DET] samples of the same scenes. Before the rank-uniform mask branch, rank 1 skipped the
@@ -10,7 +11,9 @@ mismatch; NCCL: a hang). Now:
 * they equal (within 1e-5) those of one process trained on the same global batches of 4 (the
   LM loss is normalised over the target tokens of all ranks, the decoders' losses over their
   all-rank counts, so DDP's averaged gradient is that of the global batch);
-* two processes resumed from the step-2 checkpoint end with the same parameters.
+* two processes resumed from the step-2 checkpoint end with the same parameters;
+* FSDP: the same parameters as one process, saved by rank 0 as one consolidated checkpoint with
+  the plain model's keys (what tools/test.py and the inferencer load), and resumed identically.
 
 The config's optimiser is SGD: Adam divides each coordinate by its own gradient scale, which makes
 float rounding in near-zero gradient coordinates (batched 4 vs 2 + 2) into steps of up to the
@@ -28,6 +31,7 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'ddp_tiny_det_seg.py')
+FSDP_CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'fsdp_tiny_det_seg.py')
 TIMEOUT = 600  # a hang (the old behaviour over NCCL) fails the test instead of blocking the suite
 
 
@@ -58,8 +62,8 @@ def _train_one(work_dir, cwd, port):
                    work_dir, '--cfg-options', 'train_dataloader.batch_size=4'], cwd, port)
 
 
-def _train_two(work_dir, cwd, port, *extra):
-    return _start(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), CONFIG, '2', '--work-dir',
+def _train_two(work_dir, cwd, port, *extra, config=CONFIG):
+    return _start(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2', '--work-dir',
                    work_dir, *extra], cwd, port)
 
 
@@ -77,12 +81,23 @@ def workspace(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope='module')
+def one_process(workspace) -> str:
+    """Work dir of one process trained on the global batches of 4."""
+    work_dir = str(workspace / 'one')
+    _finish(_train_one(work_dir, workspace, 29631))
+    return work_dir
+
+
+def _checkpoint_state(path: str) -> dict:
+    return torch.load(path, weights_only=False)['state_dict']
+
+
 @pytest.mark.slow
-def test_two_cpu_ranks_with_and_without_seg_match_one_process(workspace):
-    one, two, resumed = (str(workspace / name) for name in ('one', 'two', 'resumed'))
-    procs = [_train_one(one, workspace, 29631), _train_two(two, workspace, 29632)]
-    for proc in procs:
-        _finish(proc)
+def test_two_cpu_ranks_with_and_without_seg_match_one_process(workspace, one_process):
+    one = one_process
+    two, resumed = (str(workspace / name) for name in ('two', 'resumed'))
+    _finish(_train_two(two, workspace, 29632))
 
     load = torch.load
     rank0, rank1 = load(osp.join(two, 'params_rank0.pth')), load(osp.join(two, 'params_rank1.pth'))
@@ -105,3 +120,24 @@ def test_two_cpu_ranks_with_and_without_seg_match_one_process(workspace):
     for rank in (0, 1):
         after_resume = load(osp.join(resumed, f'params_rank{rank}.pth'))
         assert _max_diff(after_resume, rank0) <= 1e-6, rank
+
+
+@pytest.mark.slow
+def test_fsdp_on_two_cpu_ranks_trains_saves_consolidated_and_resumes(workspace, one_process):
+    fsdp, resumed = str(workspace / 'fsdp'), str(workspace / 'fsdp_resumed')
+    start = osp.join(one_process, 'init_checkpoint.pth')  # the single process's initial weights
+    _finish(_train_two(fsdp, workspace, 29641, '--cfg-options', f'load_from={start}',
+                       config=FSDP_CONFIG))
+    plain = _checkpoint_state(osp.join(one_process, 'iter_4.pth'))
+    consolidated = _checkpoint_state(osp.join(fsdp, 'iter_4.pth'))
+    assert consolidated.keys() == plain.keys()  # the plain model's names, every tensor whole
+    for key, value in plain.items():
+        assert consolidated[key].shape == value.shape, key
+    assert _max_diff(consolidated, plain) <= 1e-5
+
+    os.makedirs(resumed)
+    shutil.copy(osp.join(fsdp, 'iter_2.pth'), osp.join(resumed, 'iter_2.pth'))
+    log = _finish(_train_two(resumed, workspace, 29642, '--resume',
+                             osp.join(resumed, 'iter_2.pth'), config=FSDP_CONFIG))
+    assert 'resumed epoch: 0, iter: 2' in log
+    assert _max_diff(_checkpoint_state(osp.join(resumed, 'iter_4.pth')), consolidated) == 0.0
