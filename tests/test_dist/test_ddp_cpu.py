@@ -13,7 +13,9 @@ mismatch; NCCL: a hang). Now:
   all-rank counts, so DDP's averaged gradient is that of the global batch);
 * two processes resumed from the step-2 checkpoint end with the same parameters;
 * FSDP: the same parameters as one process, saved by rank 0 as one consolidated checkpoint with
-  the plain model's keys (what tools/test.py and the inferencer load), and resumed identically.
+  the plain model's keys (what tools/test.py and the inferencer load), and resumed identically;
+* DeepSpeed ZeRO-2 (DS_ACCELERATOR=cpu): the same, its partitioned checkpoint consolidated by
+  tools/model_converters/consolidate_checkpoint.py.
 
 The config's optimiser is SGD: Adam divides each coordinate by its own gradient scale, which makes
 float rounding in near-zero gradient coordinates (batched 4 vs 2 + 2) into steps of up to the
@@ -32,13 +34,15 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'ddp_tiny_det_seg.py')
 FSDP_CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'fsdp_tiny_det_seg.py')
+DS_CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'deepspeed_tiny_det_seg.py')
 TIMEOUT = 600  # a hang (the old behaviour over NCCL) fails the test instead of blocking the suite
 
 
 def _env(port: int) -> dict:
     bin_dir = osp.dirname(sys.executable)  # dist_train.sh calls `python`: the venv's
     return dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get('PATH', ''),
-                PYTHONPATH=osp.join(REPO, 'tests', 'data'), PORT=str(port), OMP_NUM_THREADS='1')
+                PYTHONPATH=osp.join(REPO, 'tests', 'data'), PORT=str(port), OMP_NUM_THREADS='1',
+                DS_ACCELERATOR='cpu')
 
 
 def _start(args, cwd, port):
@@ -141,3 +145,32 @@ def test_fsdp_on_two_cpu_ranks_trains_saves_consolidated_and_resumes(workspace, 
                              osp.join(resumed, 'iter_2.pth'), config=FSDP_CONFIG))
     assert 'resumed epoch: 0, iter: 2' in log
     assert _max_diff(_checkpoint_state(osp.join(resumed, 'iter_4.pth')), consolidated) == 0.0
+
+
+@pytest.mark.slow
+def test_deepspeed_zero2_on_two_cpu_ranks_trains_consolidates_and_resumes(workspace,
+                                                                          one_process):
+    pytest.importorskip('deepspeed')
+    zero, resumed = str(workspace / 'zero2'), str(workspace / 'zero2_resumed')
+    start = osp.join(one_process, 'init_checkpoint.pth')
+    # DeepSpeedStrategy's load_from reads DeepSpeed directories only: start through init_cfg
+    init = ['--cfg-options', 'model.init_cfg.type=Pretrained', f'model.init_cfg.checkpoint={start}']
+    _finish(_train_two(zero, workspace, 29651, *init, config=DS_CONFIG))
+    plain = _checkpoint_state(osp.join(one_process, 'iter_4.pth'))
+    out = osp.join(zero, 'consolidated.pth')
+    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'model_converters',
+                                             'consolidate_checkpoint.py'),
+                    osp.join(zero, 'iter_4.pth'), out], check=True, timeout=300)
+    consolidated = _checkpoint_state(out)
+    assert consolidated.keys() == plain.keys()
+    assert _max_diff(consolidated, plain) <= 1e-5
+
+    shutil.copytree(osp.join(zero, 'iter_2.pth'), osp.join(resumed, 'iter_2.pth'))
+    log = _finish(_train_two(resumed, workspace, 29652, '--resume',
+                             osp.join(resumed, 'iter_2.pth'), config=DS_CONFIG))
+    assert 'resumed epoch: 0, iter: 2' in log
+    assert _max_diff(load_params(resumed), load_params(zero)) == 0.0
+
+
+def load_params(work_dir: str) -> dict:
+    return torch.load(osp.join(work_dir, 'params_rank0.pth'))

@@ -23,7 +23,9 @@ FLOPs per step (:mod:`mmvisionllm.utils.flops`):
   FlopCounterMode`` over one more forward + backward of a training batch after the run: its total
   minus what it counted in the LLM and the vision tower (matmul/conv/SDPA — mmcv's grid_sample
   deformable attention is not counted, so it is a lower bound; 0 where the counter cannot run
-  under a strategy).
+  under a strategy). That one batch's count is added to every step: for a config that mixes
+  decoder groups, time one group at a time (``--cfg-options
+  train_dataloader.batch_sampler.group_ratios.<group>=...``) for an exact MFU.
 
 ``MFU = FLOPs per step / step seconds / (world_size * peak FLOP/s)``. The peak is ``--peak-tflops``
 per device, else the dense bf16 peak of a known GPU (H100/H200 989, A100 312 TFLOP/s), else on a

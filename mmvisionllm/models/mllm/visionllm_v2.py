@@ -339,9 +339,9 @@ class VisionLLMv2(BaseModel):
         Returns:
             Tensor: [] the rescaled loss.
         """
-        num_targets = (labels[:, 1:] != -100).sum().to(loss_lm.dtype)
-        mean_targets = reduce_mean(num_targets.detach().clone()).clamp(min=1)
-        return loss_lm * num_targets / mean_targets
+        num_targets = (labels[:, 1:] != -100).sum().float()  # fp32: bf16 rounds counts > 256
+        mean_targets = reduce_mean(num_targets.clone()).clamp(min=1)
+        return loss_lm * (num_targets / mean_targets).to(loss_lm.dtype)
 
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: List[MMDataSample]) -> List[MMDataSample]:
