@@ -15,7 +15,8 @@ is reported in the table and the others still run):
   autocast (``AmpOptimWrapper``), a ShapesWorld detection batch;
 * ``stage1-zero3``: stage 1 (the whole LLM, projector and region encoder train; no decoders),
   ``FlexibleRunner`` + DeepSpeed ZeRO-3 (bf16), a ShapesWorld VQA batch;
-* ``stage1-fsdp``: the same under ``FSDPStrategy`` (bf16 mixed precision, the layer wrap policy);
+* ``stage1-fsdp``: the same under ``FSDPStrategy`` (fp32 weights, bf16 mixed precision, the layer
+  wrap policy; ~112 GB of weights, gradients and AdamW states on one GPU, the tightest row);
 * ``msda``: mmcv's CUDA ``MultiScaleDeformableAttention`` kernel against the pure-PyTorch path
   (``multi_scale_deformable_attn_pytorch``) at Grounding DINO-T's shapes: max |difference| of the
   output and of the value/offset/weight gradients, and both times.
@@ -85,7 +86,7 @@ def _model_7b(cfg, root: str, lora: bool) -> None:
     """Random-init CLIP-L-336 + LLaMA-7B-shaped LLM in place of the local checkpoints."""
     cfg.model.vision_encoder = dict(
         type='CLIPVisionEncoder', config=CLIP_L_336, select_layer=-2, num_region_layers=3,
-        torch_dtype='bfloat16')
+        torch_dtype=cfg.model.vision_encoder.get('torch_dtype'))  # FSDP variant: fp32
     llm = dict(cfg.model.llm)
     llm.pop('pretrained_path', None)
     llm.update(config=LLAMA_7B, tokenizer_path=osp.join(root, 'data', 'shapesworld', 'tokenizer'))

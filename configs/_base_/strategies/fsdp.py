@@ -12,6 +12,8 @@
 # the parameter names that paramwise_cfg and the checkpoints use. state_dict_cfg='full': rank 0
 # saves one consolidated state dict (CPU offloaded) that tools/test.py and the inferencer load
 # as a plain checkpoint. Runs over gloo on a CPU too (fp32, without mixed_precision).
+# Weights in fp32 (model.llm/vision_encoder torch_dtype=None): a unit flattens its parameters into
+# one tensor of one dtype; mixed_precision computes in bf16.
 # ShardedGradClipOptimWrapper: mmengine's OptimWrapper would clip each rank's gradient shard by its
 # own norm (mmvisionllm/engine/sharded_optim_wrapper.py).
 fsdp_wrapper = dict(
