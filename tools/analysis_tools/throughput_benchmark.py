@@ -46,9 +46,9 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import all_reduce, get_world_size, is_main_process
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
 from mmvisionllm.utils import register_all_modules
 from mmvisionllm.utils.flops import (count_flops, known_peak_flops, llm_step_flops,
@@ -93,9 +93,24 @@ def benchmark_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def _numel(param: torch.Tensor) -> int:
+    """Elements of a parameter; ZeRO-3 empties ``param`` and keeps the count in ``ds_numel``."""
+    return int(getattr(param, 'ds_numel', param.numel()))
+
+
 def _count_params(module: torch.nn.Module, skip=()) -> int:
     skip_ids = {id(p) for m in skip for p in m.parameters()}
-    return sum(p.numel() for p in module.parameters() if id(p) not in skip_ids)
+    return sum(_numel(p) for p in module.parameters() if id(p) not in skip_ids)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside DDP / FSDP / mmengine's DeepSpeed engine wrapper."""
+    for _ in range(3):
+        inner = getattr(model, 'module', None)
+        if not isinstance(inner, torch.nn.Module):
+            break
+        model = inner
+    return model
 
 
 def model_shape(model) -> dict:
@@ -105,7 +120,7 @@ def model_shape(model) -> dict:
     embed = hf.get_input_embeddings()
     shape = dict(
         llm_params=_count_params(hf, skip=[embed]) + (
-            embed.weight.numel() if getattr(config, 'tie_word_embeddings', False) else 0),
+            _numel(embed.weight) if getattr(config, 'tie_word_embeddings', False) else 0),
         llm_layers=config.num_hidden_layers, llm_hidden=config.hidden_size)
     clip = getattr(model.vision_encoder, 'clip', model.vision_encoder)
     vconfig = getattr(clip, 'config', None)
@@ -128,9 +143,16 @@ class ThroughputHook(Hook):
         self._lens, self._tiles, self._counter = [], [], None
 
     def before_train(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap(runner.model)
         self.model = model
         self.shape = model_shape(model)
+        if isinstance(runner.model, FSDP) and get_world_size() > 1:
+            # use_orig_params: each rank's parameters are disjoint views of its shard
+            keys = ('llm_params', 'vision_params')
+            counts = torch.tensor([self.shape[k] for k in keys], dtype=torch.float64,
+                                  device='cuda' if torch.cuda.is_available() else 'cpu')
+            all_reduce(counts)
+            self.shape.update({k: int(v) for k, v in zip(keys, counts.tolist())})
 
         def read_mask(_module, _args, kwargs):
             mask = kwargs.get('attention_mask')

@@ -165,7 +165,9 @@ def run_row(row: str, config_path: str, args) -> dict:
            '--master_port', str(29700 + ROWS.index(row)),
            osp.join(REPO, 'tools', 'analysis_tools', 'throughput_benchmark.py'), config_path,
            '--launcher', 'pytorch', '--iters', str(args.iters), '--warmup', str(args.warmup),
-           '--no-flop-count', '--out', out]
+           '--out', out]
+    if row != 'stage2-ddp':  # no decoders in stage 1 (and the counter needs gathered weights)
+        cmd.append('--no-flop-count')
     start = time.time()
     try:
         proc = subprocess.run(cmd, cwd=args.work_dir, capture_output=True, text=True,
