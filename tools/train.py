@@ -75,7 +75,7 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.resume = True
         cfg.load_from = resume_from
     elif args.resume is not None:
-        if not osp.isfile(args.resume):
+        if not osp.isfile(args.resume) and not osp.isdir(args.resume):  # DeepSpeed: a dir
             raise FileNotFoundError(f'--resume: checkpoint {args.resume} does not exist')
         problem = checkpoint_problem(args.resume)
         if problem is not None:

@@ -15,7 +15,8 @@ default_hooks = dict(
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
+    # 'auto': nccl with CUDA, gloo on a CPU (mmvisionllm.utils.dist_compat)
+    dist_cfg=dict(backend='auto'),
 )
 
 vis_backends = [dict(type='LocalVisBackend')]

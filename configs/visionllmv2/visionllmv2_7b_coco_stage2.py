@@ -20,6 +20,7 @@
 _base_ = [
     '../_base_/models/visionllmv2_7b.py', '../_base_/models/decoders/det_swin_t.py',
     '../_base_/models/decoders/pose_unipose_t.py', '../_base_/datasets/coco_7b.py',
+    # plain DDP (its base inherits strategies/ddp.py); ZeRO / FSDP: visionllmv2_7b_coco_stage2_*.py
     '../_base_/schedules/visionllmv2_7b_runtime.py'
 ]
 

@@ -24,7 +24,9 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     for location in registry_locations():
         importlib.import_module(location)
     from .compat import allow_mmengine_checkpoint_types
+    from .dist_compat import apply_dist_compat
     allow_mmengine_checkpoint_types()
+    apply_dist_compat()  # DDP/FSDP on a CPU (gloo), see dist_compat
 
     if init_default_scope:
         never_created = DefaultScope.get_current_instance() is None \

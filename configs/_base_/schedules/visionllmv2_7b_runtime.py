@@ -4,7 +4,7 @@
 # checkpoints (AdapterCheckpointHook: trainable tensors + optimizer state + the base folders; the
 # frozen CLIP/LLM are rebuilt from those folders), iteration-based loops with validation and test.
 # The stage configs set the optimizer's lr, paramwise_cfg, max_iters and the schedule.
-_base_ = ['../default_runtime.py']
+_base_ = ['../default_runtime.py', '../strategies/ddp.py']  # plain DDP unless a child changes it
 
 optim_wrapper = dict(
     type='AnyDeviceAmpOptimWrapper',
@@ -19,5 +19,3 @@ test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False, max_keep_ckpts=3))
 log_processor = dict(by_epoch=False)
-# Each batch calls one decoder group only: DDP must tolerate the others' unused parameters.
-model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

@@ -23,6 +23,7 @@ Config fields worth knowing:
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+from mmdet.utils import reduce_mean
 from mmengine.logging import print_log
 from mmengine.model import BaseModel, ModuleDict
 from torch import Tensor
@@ -30,6 +31,7 @@ from torch import Tensor
 from mmvisionllm.datasets.task_definitions import CORE_ROUTING_TOKENS
 from mmvisionllm.registry import MODELS
 from mmvisionllm.structures import MMDataSample
+from mmvisionllm.utils.dist_compat import check_same_on_all_ranks, is_multi_process
 from ..decoders.base_link_decoder import BaseLinkDecoder
 from ..language_models.conversation_tokenizer import ConversationTokenizer
 from ..super_link.routing_table import RoutingTable
@@ -362,6 +364,10 @@ class VisionLLMv2(BaseModel):
         has_targets = bool((inputs['labels'] != -100).any())
         losses = dict(loss_lm=outputs.loss if has_targets else outputs.logits.sum() * 0)
         links = self.super_link.extract(outputs.hidden_states[-1], inputs['input_ids'])
+        if is_multi_process():
+            losses['loss_lm'] = self._rank_normalised_lm_loss(losses['loss_lm'], inputs['labels'])
+            check_same_on_all_ranks([int(group in links) for group in self.decoders],
+                                    f'which decoder groups ({list(self.decoders)}) this step calls')
         for group, link in links.items():
             decoder, embeds, images, samples = self._decoder_inputs(group, link.embeds,
                                                                     link.sample_indices,
@@ -372,6 +378,28 @@ class VisionLLMv2(BaseModel):
                     else f'{group}_{name}'
                 losses[key] = value
         return losses
+
+    @staticmethod
+    def _rank_normalised_lm_loss(loss_lm: Tensor, labels: Tensor) -> Tensor:
+        """The LM loss of this rank over the mean number of target tokens per rank.
+
+        HF's loss is the mean over this rank's target tokens; DDP averages the gradients of the
+        ranks, which would weight a token of a rank with few targets more than one of a rank with
+        many. Rescaled by ``n_rank / mean_r(n_r)`` (a ``reduce_mean`` on every rank, also on one
+        without targets, whose loss is ``logits.sum() * 0``), the averaged gradient is that of
+        the mean over all target tokens of the global batch, i.e. of one process trained on it.
+        Called only with several ranks; one process keeps HF's mean unchanged.
+
+        Args:
+            loss_lm (Tensor): [] this rank's mean token cross-entropy (or a zero).
+            labels (Tensor): [B, L] the LM labels (-100 where ignored); HF shifts them by one.
+
+        Returns:
+            Tensor: [] the rescaled loss.
+        """
+        num_targets = (labels[:, 1:] != -100).sum().float()  # fp32: bf16 rounds counts > 256
+        mean_targets = reduce_mean(num_targets.clone()).clamp(min=1)
+        return loss_lm * (num_targets / mean_targets).to(loss_lm.dtype)
 
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: List[MMDataSample]) -> List[MMDataSample]:

@@ -27,7 +27,7 @@ class DINOMask(MaskDetectorMixin, DINO):
     def loss(self, batch_inputs: Tensor, batch_data_samples: list) -> Dict[str, Tensor]:
         """Losses of a batch ([B, 3, H, W] inputs, samples with ``gt_instances``)."""
         img_feats, pixel_feat = self.extract_feat_with_pixel(batch_inputs)
-        if not self.has_mask_targets(batch_data_samples):
+        if not self.mask_branch_in_loss(batch_data_samples):
             pixel_feat = None
         head_inputs = self.forward_transformer_with_masks(img_feats, batch_data_samples, pixel_feat)
         return self.bbox_head.loss(**head_inputs, batch_data_samples=batch_data_samples)

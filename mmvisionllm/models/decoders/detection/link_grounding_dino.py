@@ -141,7 +141,7 @@ class LinkGroundingDINO(MaskDetectorMixin, GroundingDINO):
             sample.gt_instances.text_token_mask = \
                 text_dict['text_token_mask'][i].unsqueeze(0).repeat(len(labels), 1)
         img_feats, pixel_feat = self.extract_feat_with_pixel(batch_inputs)
-        if not self.has_mask_targets(batch_data_samples):
+        if not self.mask_branch_in_loss(batch_data_samples):
             pixel_feat = None
         head_inputs = self.forward_transformer_with_masks(
             img_feats, batch_data_samples, pixel_feat, text_dict=text_dict)

@@ -11,6 +11,8 @@ from typing import Optional, Tuple
 
 from torch import Tensor
 
+from mmvisionllm.utils.dist_compat import is_multi_process
+
 __all__ = ['MaskDetectorMixin']
 
 
@@ -48,9 +50,23 @@ class MaskDetectorMixin:
 
     @staticmethod
     def has_mask_targets(batch_data_samples: list) -> bool:
-        """Whether any sample of a training batch carries instance masks (else the mask branch is
-        skipped: no mask loss for batches of pure detection/grounding)."""
+        """Whether any sample of a training batch carries instance masks."""
         return any('masks' in sample.gt_instances for sample in batch_data_samples)
+
+    def mask_branch_in_loss(self, batch_data_samples: list) -> bool:
+        """Whether the training loss runs the mask branch on this batch.
+
+        In one process: only when a sample carries masks (batches of pure detection/grounding
+        skip it; the numerics of single-process training are exactly those of before).
+        With several ranks (``torch.distributed`` initialised, world size > 1): always, when the
+        head has a mask branch. The mask loss then calls ``reduce_mean`` on every rank and is a
+        zero-weighted (``sum() * 0``) term on a rank without ``[SEG]`` targets, so all ranks
+        issue the same collectives in the same order whatever their batches hold; skipping it on
+        one rank only desynchronises them (a collective mismatch over gloo, a hang over NCCL).
+        """
+        if not self.with_mask_branch:
+            return False
+        return is_multi_process() or self.has_mask_targets(batch_data_samples)
 
     def extract_feat(self, batch_inputs: Tensor) -> Tuple[Tensor]:
         """Neck features only (mmdet's contract for ``extract_feat``)."""

@@ -117,13 +117,23 @@ class DETRMaskHead(BaseModule):
         Returns:
             dict: ``pred_masks`` [Q, P] logits and ``gt_masks`` [n, P] targets.
         """
-        coords = torch.rand((1, self.num_points, 2), device=mask_pred.device)
+        coords = self.match_points(mask_pred.device)
         with torch.no_grad():
             pred = point_sample(mask_pred.unsqueeze(1),
                                 coords.expand(mask_pred.shape[0], -1, -1)).squeeze(1)
             gt = point_sample(gt_masks.unsqueeze(1).float(),
                               coords.expand(gt_masks.shape[0], -1, -1)).squeeze(1)
         return dict(pred_masks=pred, gt_masks=gt)
+
+    def match_points(self, device: torch.device) -> Tensor:
+        """[1, num_points, 2] random points in [0, 1]² shared by the masks of one image."""
+        return torch.rand((1, self.num_points, 2), device=device)
+
+    def loss_points(self, preds: Tensor) -> Tensor:
+        """[n, num_points, 2] loss points of n matched mask logits [n, h, w] (Mask2Former)."""
+        return get_uncertain_point_coords_with_randomness(
+            preds.unsqueeze(1), None, self.num_points, self.oversample_ratio,
+            self.importance_sample_ratio)
 
     def loss(self, mask_preds: Tensor, batch_gt_masks: Sequence[Optional[Tensor]],
              assign_results: Sequence[Optional[AssignResult]]) -> Tuple[Tensor, Tensor]:
@@ -154,9 +164,7 @@ class DETRMaskHead(BaseModule):
         preds = torch.cat(preds)
         targets = torch.cat(targets).float()
         with torch.no_grad():
-            coords = get_uncertain_point_coords_with_randomness(
-                preds.unsqueeze(1), None, self.num_points, self.oversample_ratio,
-                self.importance_sample_ratio)
+            coords = self.loss_points(preds)
             point_targets = point_sample(targets.unsqueeze(1), coords).squeeze(1)
         point_preds = point_sample(preds.unsqueeze(1), coords).squeeze(1)
         loss_dice = self.loss_dice(point_preds, point_targets, avg_factor=avg_factor)

@@ -1,0 +1,13 @@
+# visionllmv2_7b_coco_stage2.py under DeepSpeed ZeRO-2 (FlexibleRunner + DeepSpeedStrategy, bf16):
+# optimizer states and gradients sharded over the GPUs (docs/en/distributed.md). For the optimizer
+# states in CPU memory, take deepspeed_zero2_offload of the fragment.
+#   tools/dist_train.sh configs/visionllmv2/visionllmv2_7b_coco_stage2_zero2.py 8
+_base_ = ['./visionllmv2_7b_coco_stage2.py', '../_base_/strategies/deepspeed.py']
+runner_type = 'FlexibleRunner'
+strategy = {{_base_.deepspeed_zero2}}
+optim_wrapper = dict(
+    _delete_=True,
+    type='DeepSpeedOptimWrapper',
+    optimizer={{_base_.optim_wrapper.optimizer}},
+    paramwise_cfg={{_base_.optim_wrapper.paramwise_cfg}})
+model_wrapper_cfg = None
