@@ -1,12 +1,10 @@
 """tools/misc/gpu_check.py on a CPU: its configs, its table and its --dry-run (no GPU here)."""
 import os.path as osp
-import sys
 
 import pytest
+from tool_loader import load_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO, 'tools', 'misc'))
-import gpu_check  # noqa: E402
+gpu_check = load_tool('misc/gpu_check.py')
 
 
 def test_configs_put_each_stage_on_its_strategy(tmp_path):
