@@ -64,6 +64,7 @@ test-all: install
 lint: install
 	$(PY) -m flake8 $(LINT_PATHS)
 	$(PY) -m isort --check-only --diff $(LINT_PATHS)
+	$(PY) -m yapf --diff --recursive --parallel $(LINT_PATHS)
 
 data: install
 	$(PY) tools/misc/generate_shapesworld.py --out-dir $(DATA_ROOT) $(SW_ARGS) --reuse

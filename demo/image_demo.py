@@ -31,27 +31,37 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Ask a VisionLLM v2 about images',
         usage='%(prog)s IMAGE [IMAGE ...] ["PROMPT"] CONFIG --weights CKPT [options]')
-    parser.add_argument('positionals', nargs='+', metavar='IMAGE... [PROMPT] CONFIG',
-                        help='image files / folders, the prompt (omit it to chat), the config')
+    parser.add_argument(
+        'positionals',
+        nargs='+',
+        metavar='IMAGE... [PROMPT] CONFIG',
+        help='image files / folders, the prompt (omit it to chat), the config')
     parser.add_argument('--weights', default=None, help='checkpoint of the model')
     parser.add_argument('--out-dir', default='outputs', help='where drawings and predictions go')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--pred-score-thr', type=float, default=0.3)
     parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--region', type=float, nargs=4, action='append', default=[],
-                        metavar=('X1', 'Y1', 'X2', 'Y2'),
-                        help='a box for a <region> of the prompt (repeat for several)')
+    parser.add_argument(
+        '--region',
+        type=float,
+        nargs=4,
+        action='append',
+        default=[],
+        metavar=('X1', 'Y1', 'X2', 'Y2'),
+        help='a box for a <region> of the prompt (repeat for several)')
     parser.add_argument('--no-save-vis', action='store_true')
     parser.add_argument('--no-save-pred', action='store_true')
     parser.add_argument('--print-result', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. model.max_new_tokens=32')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. model.max_new_tokens=32')
     return parser.parse_args(argv)
 
 
 def _looks_like_path(text: str) -> bool:
-    return osp.exists(text) or (' ' not in text.strip()
-                                and text.lower().endswith(IMAGE_EXTENSIONS))
+    return osp.exists(text) or (' ' not in text.strip() and text.lower().endswith(IMAGE_EXTENSIONS))
 
 
 def split_positionals(positionals: Sequence[str]):
@@ -73,8 +83,10 @@ def split_positionals(positionals: Sequence[str]):
 
 def summarise(turn: dict) -> List[str]:
     """Readable lines of one answered turn (prediction record of the inferencer)."""
-    lines = [f'  answer: {turn["answer"]}',
-             '  decoder: ' + (', '.join(turn['decoders']) or 'none (text answer)')]
+    lines = [
+        f'  answer: {turn["answer"]}',
+        '  decoder: ' + (', '.join(turn['decoders']) or 'none (text answer)')
+    ]
     for output in turn['outputs']:
         what = f'  {output["routing_token"]} "{output["target_name"]}": '
         if 'error' in output:
@@ -95,9 +107,15 @@ def summarise(turn: dict) -> List[str]:
 def _answer(inferencer, image, messages, regions, args) -> Optional[dict]:
     """One image's answer, or None after printing why it could not be read."""
     try:
-        result = inferencer(image, messages, regions=regions, pred_score_thr=args.pred_score_thr,
-                            out_dir=args.out_dir, no_save_vis=args.no_save_vis,
-                            no_save_pred=args.no_save_pred, print_result=args.print_result)
+        result = inferencer(
+            image,
+            messages,
+            regions=regions,
+            pred_score_thr=args.pred_score_thr,
+            out_dir=args.out_dir,
+            no_save_vis=args.no_save_vis,
+            no_save_pred=args.no_save_pred,
+            print_result=args.print_result)
     except (OSError, ValueError) as error:  # FileNotFoundError, ImageInputError, bad prompts
         print(f'{image}: cannot answer: {error}', file=sys.stderr)
         return None
@@ -169,8 +187,12 @@ def run_chat(inferencer, image: Optional[str], args, stdin=sys.stdin) -> int:
             print(out)
         if not args.no_save_vis:
             print(f'  drawing: {osp.join(args.out_dir, "vis", record["name"] + ".png")}')
-        history = turns[:-1] + [dict(turns[-1], regions=regions),
-                                {'from': 'gpt', 'value': record['turns'][-1]['answer']}]
+        history = turns[:-1] + [
+            dict(turns[-1], regions=regions), {
+                'from': 'gpt',
+                'value': record['turns'][-1]['answer']
+            }
+        ]
         regions = []
 
 

@@ -66,8 +66,8 @@ def write_sample_photos(out_dir: str) -> List[str]:
     coffee = Image.open(_skimage_file('coffee.png')).convert('RGB')
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
-    coffee.transpose(Image.Transpose.ROTATE_90).save(out('coffee_exif_rotated.jpg'),
-                                                     exif=exif.tobytes(), quality=90)
+    coffee.transpose(Image.Transpose.ROTATE_90).save(
+        out('coffee_exif_rotated.jpg'), exif=exif.tobytes(), quality=90)
     moto = Image.open(_skimage_file('motorcycle_left.png')).convert('RGB')
     large = moto.resize((4000, 2700), Image.Resampling.BICUBIC)
     large.save(out('motorcycle_4000x2700.jpg'), quality=85)

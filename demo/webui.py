@@ -78,8 +78,9 @@ def region_from_editor(value, shape: Tuple[int, int]) -> Optional[np.ndarray]:
         return None
     if painted.shape != tuple(shape):
         import cv2
-        painted = cv2.resize(painted.astype(np.uint8), (shape[1], shape[0]),
-                             interpolation=cv2.INTER_NEAREST).astype(bool)
+        painted = cv2.resize(
+            painted.astype(np.uint8), (shape[1], shape[0]),
+            interpolation=cv2.INTER_NEAREST).astype(bool)
     return painted
 
 
@@ -150,8 +151,7 @@ def build_app(inferencer, title: str = 'VisionLLM v2 chat', note: str = ''):
         record = result['predictions'][0]
         answer = record['turns'][-1]['answer']
         messages.append(dict(role='assistant', content=answer or '(empty answer)'))
-        state = dict(state, history=turns + [{'from': 'gpt', 'value': answer}],
-                     regions=all_regions)
+        state = dict(state, history=turns + [{'from': 'gpt', 'value': answer}], regions=all_regions)
         return messages, result['visualization'][0], _decoder_text(record), state, ''
 
     with gr.Blocks(title=title) as app:
@@ -159,25 +159,25 @@ def build_app(inferencer, title: str = 'VisionLLM v2 chat', note: str = ''):
         state = gr.State(dict(image=None, name=None, history=[], regions=[]))
         with gr.Row():
             with gr.Column(scale=1):
-                upload = gr.File(label='Upload an image', file_types=['image'],
-                                 elem_id='upload')
+                upload = gr.File(label='Upload an image', file_types=['image'], elem_id='upload')
                 status = gr.Markdown(elem_id='status')
                 editor = gr.ImageEditor(
-                    label='Your image: brush over a region to ask about it', type='numpy',
-                    sources=[], elem_id='editor')
-                box = gr.Textbox(label='or a region box: x1 y1 x2 y2 (image pixels)',
-                                 elem_id='box')
+                    label='Your image: brush over a region to ask about it',
+                    type='numpy',
+                    sources=[],
+                    elem_id='editor')
+                box = gr.Textbox(label='or a region box: x1 y1 x2 y2 (image pixels)', elem_id='box')
             with gr.Column(scale=1):
                 chatbot = gr.Chatbot(label='Conversation', elem_id='chatbot', height=360)
-                message = gr.Textbox(label='Message', placeholder=EXAMPLES[0], elem_id='message',
-                                     lines=2)
+                message = gr.Textbox(
+                    label='Message', placeholder=EXAMPLES[0], elem_id='message', lines=2)
                 with gr.Row():
                     send_button = gr.Button('Send', variant='primary', elem_id='send')
                     clear = gr.Button('New conversation', elem_id='clear')
                 gr.Examples(EXAMPLES, inputs=message, label='Try')
         decoder = gr.Markdown(elem_id='decoder')
-        drawing = gr.Image(label='The answer drawn', type='numpy', interactive=False,
-                           elem_id='drawing')
+        drawing = gr.Image(
+            label='The answer drawn', type='numpy', interactive=False, elem_id='drawing')
         upload.upload(load, [upload], [state, editor, status, chatbot, upload])
         outputs = [chatbot, drawing, decoder, state, message]
         send_button.click(send, [message, editor, box, state, chatbot], outputs)
@@ -190,8 +190,10 @@ def build_app(inferencer, title: str = 'VisionLLM v2 chat', note: str = ''):
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Web chat with a VisionLLM v2')
     parser.add_argument('config', nargs='?', default=DEMO_CONFIG)
-    parser.add_argument('--weights', default=None,
-                        help=f'checkpoint (default: the one {DEMO_POINTER} names, if any)')
+    parser.add_argument(
+        '--weights',
+        default=None,
+        help=f'checkpoint (default: the one {DEMO_POINTER} names, if any)')
     parser.add_argument('--host', default='127.0.0.1', help='address to listen on')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--device', default='cpu')

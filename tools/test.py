@@ -26,8 +26,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='dump the raw predictions to this pickle file')
     parser.add_argument(
-        '--show-dir',
-        help='draw every test sample into <work_dir>/<timestamp>/SHOW_DIR/<task>/')
+        '--show-dir', help='draw every test sample into <work_dir>/<timestamp>/SHOW_DIR/<task>/')
     parser.add_argument('--show', action='store_true', help='show the drawn samples in a window')
     parser.add_argument(
         '--show-score-thr', type=float, default=0.3, help='score threshold of drawn predictions')
@@ -91,8 +90,13 @@ def main() -> None:
     metrics = runner.test()
     out_json = osp.join(cfg.work_dir, 'test_metrics.json')
     with open(out_json, 'w') as f:
-        json.dump({k: float(v) if isinstance(v, (int, float)) else v for k, v in metrics.items()},
-                  f, indent=2, sort_keys=True)
+        json.dump({
+            k: float(v) if isinstance(v, (int, float)) else v
+            for k, v in metrics.items()
+        },
+                  f,
+                  indent=2,
+                  sort_keys=True)
     print(f'metrics written to {out_json}')
 
 

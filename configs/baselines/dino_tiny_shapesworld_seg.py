@@ -11,8 +11,8 @@ model = dict(
     backbone=dict(out_indices=(0, 1, 2, 3)),
     bbox_head=dict(
         type='mmvisionllm.DINOMaskHead',
-        mask_head=dict(type='mmvisionllm.DETRMaskHead', in_channels=16, embed_dims=256,
-                       num_points=1024)),
+        mask_head=dict(
+            type='mmvisionllm.DETRMaskHead', in_channels=16, embed_dims=256, num_points=1024)),
     train_cfg=dict(
         assigner=dict(
             type='mmvisionllm.MaskAwareHungarianAssigner',

@@ -18,8 +18,10 @@
 #       model.llm.pretrained_path=checkpoints/stage1b-llm load_from=work_dirs/stage1b/iter_5200.pth \
 #       model.decoders.det.init_cfg.checkpoint=checkpoints/gdino_t_link.pth
 _base_ = [
-    '../_base_/models/visionllmv2_7b.py', '../_base_/models/decoders/det_swin_t.py',
-    '../_base_/models/decoders/pose_unipose_t.py', '../_base_/datasets/coco_7b.py',
+    '../_base_/models/visionllmv2_7b.py',
+    '../_base_/models/decoders/det_swin_t.py',
+    '../_base_/models/decoders/pose_unipose_t.py',
+    '../_base_/datasets/coco_7b.py',
     # plain DDP (its base inherits strategies/ddp.py); ZeRO / FSDP: visionllmv2_7b_coco_stage2_*.py
     '../_base_/schedules/visionllmv2_7b_runtime.py'
 ]
@@ -32,8 +34,9 @@ model = dict(
             r=32,
             lora_alpha=64,
             lora_dropout=0.05,
-            target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj',
-                            'down_proj'],
+            target_modules=[
+                'q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'
+            ],
             train_new_tokens=True)),
     frozen_components=('vision_encoder', 'projector', 'region_encoder'))
 
@@ -47,10 +50,9 @@ train_dataloader = dict(
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type='MultiTaskDataset',
-        datasets=[
-            {{_base_.coco_det_train}}, {{_base_.coco_seg_train}}, {{_base_.refcoco_grd_train}},
-            {{_base_.coco_pose_train}}, {{_base_.vqav2_train}}, {{_base_.llava_mix_train}}
-        ]))
+        datasets=[{{_base_.coco_det_train}}, {{_base_.coco_seg_train}},
+                  {{_base_.refcoco_grd_train}}, {{_base_.coco_pose_train}}, {{_base_.vqav2_train}},
+                  {{_base_.llava_mix_train}}]))
 val_dataloader = dict(
     batch_size=4,
     num_workers=4,
@@ -61,15 +63,11 @@ val_dataloader = dict(
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type='MultiTaskDataset',
-        datasets=[
-            {{_base_.coco_det_val}}, {{_base_.coco_seg_val}}, {{_base_.refcoco_grd_val}},
-            {{_base_.coco_pose_val}}
-        ]))
+        datasets=[{{_base_.coco_det_val}}, {{_base_.coco_seg_val}}, {{_base_.refcoco_grd_val}},
+                  {{_base_.coco_pose_val}}]))
 test_dataloader = val_dataloader
-val_evaluator = [
-    {{_base_.coco_det_metric}}, {{_base_.coco_seg_metric}}, {{_base_.refcoco_grd_metric}},
-    {{_base_.coco_pose_metric}}
-]
+val_evaluator = [{{_base_.coco_det_metric}}, {{_base_.coco_seg_metric}},
+                 {{_base_.refcoco_grd_metric}}, {{_base_.coco_pose_metric}}]
 test_evaluator = val_evaluator
 
 # lr 1e-4 for the decoders and query tables, 1e-5 for the LLM side (LoRA, token rows) and Swin-T

@@ -16,10 +16,8 @@ model = dict(frozen_components=('vision_encoder', ))
 
 train_dataloader = dict(
     batch_size=16,
-    dataset=dict(
-        datasets=[
-            {{_base_.llava_mix_train}}, {{_base_.vqav2_train}}, {{_base_.region_caption_train}}
-        ]))
+    dataset=dict(datasets=[{{_base_.llava_mix_train}}, {{_base_.vqav2_train}},
+                           {{_base_.region_caption_train}}]))
 
 optim_wrapper = dict(optimizer=dict(lr=2e-5))
 max_iters = 5200  # one pass over 665K + VQAv2 at batch 128 (8 GPUs x 16)

@@ -13,28 +13,40 @@ _base_ = [
 model = dict(decoders=dict(det={{_base_.det_decoder}}))
 
 train_dataloader = dict(
-    dataset=dict(datasets=[
-        {{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
-        {{_base_.shapesworld_grd_train}}
-    ]))
+    dataset=dict(datasets=[{{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
+                           {{_base_.shapesworld_grd_train}}]))
 val_dataloader = dict(
-    dataset=dict(datasets=[
-        {{_base_.shapesworld_det_val}}, {{_base_.shapesworld_seg_val}},
-        {{_base_.shapesworld_grd_val}}
-    ]))
+    dataset=dict(datasets=[{{_base_.shapesworld_det_val}}, {{_base_.shapesworld_seg_val}},
+                           {{_base_.shapesworld_grd_val}}]))
 test_dataloader = val_dataloader
 
 sw_annotations = '{{$SHAPESWORLD_ROOT:data/shapesworld/}}annotations/'
 val_evaluator = [
-    dict(type='TaskFilteredMetric', tasks=['det'],
-         metric=dict(type='mmdet.CocoMetric', ann_file=sw_annotations + 'instances_val.json',
-                     metric='bbox', prefix='det')),
-    dict(type='TaskFilteredMetric', tasks=['seg'],
-         metric=dict(type='mmdet.CocoMetric', ann_file=sw_annotations + 'instances_val.json',
-                     metric=['bbox', 'segm'], prefix='seg')),
-    dict(type='TaskFilteredMetric', tasks=['grd'],
-         metric=dict(type='mmdet.RefExpMetric', ann_file=sw_annotations + 'refexp_val.json',
-                     metric='bbox', topk=(1, 5, 10), prefix='grd')),
+    dict(
+        type='TaskFilteredMetric',
+        tasks=['det'],
+        metric=dict(
+            type='mmdet.CocoMetric',
+            ann_file=sw_annotations + 'instances_val.json',
+            metric='bbox',
+            prefix='det')),
+    dict(
+        type='TaskFilteredMetric',
+        tasks=['seg'],
+        metric=dict(
+            type='mmdet.CocoMetric',
+            ann_file=sw_annotations + 'instances_val.json',
+            metric=['bbox', 'segm'],
+            prefix='seg')),
+    dict(
+        type='TaskFilteredMetric',
+        tasks=['grd'],
+        metric=dict(
+            type='mmdet.RefExpMetric',
+            ann_file=sw_annotations + 'refexp_val.json',
+            metric='bbox',
+            topk=(1, 5, 10),
+            prefix='grd')),
 ]
 test_evaluator = val_evaluator
 

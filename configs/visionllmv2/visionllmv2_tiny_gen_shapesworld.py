@@ -23,8 +23,11 @@ geneval_detector = dict(
 val_evaluator = [
     # generated 64-px images are scored at the detector's 128-px training resolution; the real image
     # of each prompt (upper bound) and of another prompt (chance) are scored beside them
-    dict(type='ShapesGenEvalMetric', detector=geneval_detector, image_size=128,
-         reference_images=True),
+    dict(
+        type='ShapesGenEvalMetric',
+        detector=geneval_detector,
+        image_size=128,
+        reference_images=True),
     dict(type='PixelFrechetDistance')
 ]
 test_evaluator = val_evaluator

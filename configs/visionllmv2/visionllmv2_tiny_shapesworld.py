@@ -51,42 +51,66 @@ train_dataloader = dict(
 val_dataloader = None  # stage 2 of the demo trains without validation
 test_dataloader = dict(
     dataset=dict(
-        datasets=[
-            {{_base_.shapesworld_det_val}}, {{_base_.shapesworld_seg_val}},
-            {{_base_.shapesworld_grd_val}}, {{_base_.shapesworld_pose_val}},
-            {{_base_.shapesworld_vqa_val}}, {{_base_.shapesworld_caption_val}},
-            {{_base_.shapesworld_gen_val}}, {{_base_.shapesworld_edit_val}}
-        ],
+        datasets=[{{_base_.shapesworld_det_val}}, {{_base_.shapesworld_seg_val}},
+                  {{_base_.shapesworld_grd_val}}, {{_base_.shapesworld_pose_val}},
+                  {{_base_.shapesworld_vqa_val}}, {{_base_.shapesworld_caption_val}},
+                  {{_base_.shapesworld_gen_val}}, {{_base_.shapesworld_edit_val}}],
         transform_overrides=clip_view_override,
         # all 56 val prompts for generation: the pixel FD of fewer images is mostly sampling noise
-        max_samples=dict(det=100, seg=100, grd=200, pose=60, vqa=400, caption=100, gen=56, edit=24)))
+        max_samples=dict(det=100, seg=100, grd=200, pose=60, vqa=400, caption=100, gen=56,
+                         edit=24)))
 
 sw_ann = '{{$SHAPESWORLD_ROOT:data/shapesworld/}}annotations/'
 test_evaluator = [
-    dict(type='TaskFilteredMetric', tasks='det',
-         metric=dict(type='mmdet.CocoMetric', ann_file=sw_ann + 'instances_val.json', metric='bbox',
-                     prefix='det')),
-    dict(type='TaskFilteredMetric', tasks='seg',
-         metric=dict(type='mmdet.CocoMetric', ann_file=sw_ann + 'instances_val.json',
-                     metric=['bbox', 'segm'], prefix='seg')),
-    dict(type='TaskFilteredMetric', tasks='grd',
-         metric=dict(type='mmdet.RefExpMetric', ann_file=sw_ann + 'refexp_val.json', metric='bbox',
-                     topk=(1, 5, 10), prefix='grd')),
-    dict(type='TaskFilteredMetric', tasks='pose',
-         metric=dict(type='mmpose.CocoMetric', ann_file=sw_ann + 'person_keypoints_val.json',
-                     prefix='pose')),
+    dict(
+        type='TaskFilteredMetric',
+        tasks='det',
+        metric=dict(
+            type='mmdet.CocoMetric',
+            ann_file=sw_ann + 'instances_val.json',
+            metric='bbox',
+            prefix='det')),
+    dict(
+        type='TaskFilteredMetric',
+        tasks='seg',
+        metric=dict(
+            type='mmdet.CocoMetric',
+            ann_file=sw_ann + 'instances_val.json',
+            metric=['bbox', 'segm'],
+            prefix='seg')),
+    dict(
+        type='TaskFilteredMetric',
+        tasks='grd',
+        metric=dict(
+            type='mmdet.RefExpMetric',
+            ann_file=sw_ann + 'refexp_val.json',
+            metric='bbox',
+            topk=(1, 5, 10),
+            prefix='grd')),
+    dict(
+        type='TaskFilteredMetric',
+        tasks='pose',
+        metric=dict(
+            type='mmpose.CocoMetric', ann_file=sw_ann + 'person_keypoints_val.json',
+            prefix='pose')),
     dict(type='TaskFilteredMetric', tasks='vqa', metric=dict(type='VQAAccuracy')),
-    dict(type='TaskFilteredMetric', tasks='caption',
-         metric=dict(type='CaptionMetric', shuffled_references=True)),
+    dict(
+        type='TaskFilteredMetric',
+        tasks='caption',
+        metric=dict(type='CaptionMetric', shuffled_references=True)),
     # Generation and editing without a trained judge (the GenEval-style object check needs the
     # detection specialist: `make geneval`, configs/visionllmv2/visionllmv2_tiny_gen_shapesworld.py):
     # pixel statistics of the generated images beside those of the mean target image given for
     # every prompt, and the edits' L1/PSNR to their targets beside those of the unedited source
     # (the do-nothing edit).
-    dict(type='TaskFilteredMetric', tasks='gen',
-         metric=dict(type='PixelFrechetDistance', reference_images=True)),
-    dict(type='TaskFilteredMetric', tasks='edit',
-         metric=dict(type='ShapesEditMetric', detector=None, reference_images=True)),
+    dict(
+        type='TaskFilteredMetric',
+        tasks='gen',
+        metric=dict(type='PixelFrechetDistance', reference_images=True)),
+    dict(
+        type='TaskFilteredMetric',
+        tasks='edit',
+        metric=dict(type='ShapesEditMetric', detector=None, reference_images=True)),
 ]
 
 # ---- schedule (stage 2: everything at 5e-4 from the stage-1 weights, the [GEN] decoder at 1e-3,

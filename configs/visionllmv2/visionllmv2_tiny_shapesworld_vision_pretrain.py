@@ -9,9 +9,9 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 
-caption_tags = ('red', 'green', 'blue', 'yellow', 'purple', 'person', 'people', 'circle',
-                'circles', 'square', 'squares', 'triangle', 'triangles', 'star', 'stars', 'cross',
-                'crosses', 'small', 'large', 'two', 'three', 'middle')
+caption_tags = ('red', 'green', 'blue', 'yellow', 'purple', 'person', 'people', 'circle', 'circles',
+                'square', 'squares', 'triangle', 'triangles', 'star', 'stars', 'cross', 'crosses',
+                'small', 'large', 'two', 'three', 'middle')
 model = dict(
     _delete_=True,
     type='VisionTagPretrainer',

@@ -18,10 +18,8 @@ train_dataloader = dict(
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type='MultiTaskDataset',
-        datasets=[
-            {{_base_.shapesworld_vqa_train}}, {{_base_.shapesworld_caption_train}},
-            {{_base_.shapesworld_region_train}}
-        ]))
+        datasets=[{{_base_.shapesworld_vqa_train}}, {{_base_.shapesworld_caption_train}},
+                  {{_base_.shapesworld_region_train}}]))
 val_dataloader = dict(
     batch_size=16,
     num_workers=2,

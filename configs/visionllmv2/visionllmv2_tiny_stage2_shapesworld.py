@@ -18,25 +18,22 @@ model = dict(
             r=32,
             lora_alpha=64,
             lora_dropout=0.05,
-            target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj',
-                            'down_proj'],
+            target_modules=[
+                'q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'
+            ],
             train_new_tokens=True)),
     decoders=dict(det={{_base_.det_decoder}}, pose={{_base_.pose_decoder}}),
     frozen_components=('vision_encoder', 'projector', 'region_encoder'),
     predict_mode='teacher_forced')
 
 train_dataloader = dict(
-    dataset=dict(datasets=[
-        {{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
-        {{_base_.shapesworld_grd_train}}, {{_base_.shapesworld_pose_train}},
-        {{_base_.shapesworld_vqa_train}}, {{_base_.shapesworld_caption_train}},
-        {{_base_.shapesworld_region_train}}
-    ]))
+    dataset=dict(datasets=[{{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
+                           {{_base_.shapesworld_grd_train}}, {{_base_.shapesworld_pose_train}},
+                           {{_base_.shapesworld_vqa_train}}, {{_base_.shapesworld_caption_train}},
+                           {{_base_.shapesworld_region_train}}]))
 val_dataloader = dict(
-    dataset=dict(datasets=[
-        {{_base_.shapesworld_det_val}}, {{_base_.shapesworld_grd_val}},
-        {{_base_.shapesworld_pose_val}}, {{_base_.shapesworld_vqa_val}}
-    ]))
+    dataset=dict(datasets=[{{_base_.shapesworld_det_val}}, {{_base_.shapesworld_grd_val}},
+                           {{_base_.shapesworld_pose_val}}, {{_base_.shapesworld_vqa_val}}]))
 test_dataloader = val_dataloader
 val_evaluator = [
     dict(type='TaskFilteredMetric', tasks='det', metric={{_base_.shapesworld_det_evaluator}}),

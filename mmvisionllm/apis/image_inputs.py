@@ -67,8 +67,8 @@ def read_image_file(path: str) -> np.ndarray:
     return image_array_to_rgb(array, name=repr(path))
 
 
-def image_array_to_rgb(array: Union[np.ndarray, torch.Tensor], name: str = 'image array'
-                       ) -> np.ndarray:
+def image_array_to_rgb(array: Union[np.ndarray, torch.Tensor],
+                       name: str = 'image array') -> np.ndarray:
     """An image array of any usual layout and type -> [H, W, 3] uint8 RGB (the documented rules).
 
     Layout: [H, W] is grey; [H, W, C] with C in 1, 3, 4 is channels-last; [C, H, W] with C in

@@ -64,8 +64,10 @@ def chat_pipeline(cfg, tile_size: int) -> List[dict]:
         for dataset in _test_datasets(cfg):
             steps = dataset.get('pipeline') or []
             if any(isinstance(t, dict) and t.get('type') == 'DynamicTiling' for t in steps):
-                pipeline = [copy.deepcopy(dict(t)) for t in steps
-                            if t.get('type') not in _ANNOTATION_TRANSFORMS]
+                pipeline = [
+                    copy.deepcopy(dict(t)) for t in steps
+                    if t.get('type') not in _ANNOTATION_TRANSFORMS
+                ]
                 for step in pipeline:
                     step.update(overrides.get(step['type'], {}))
                 break
@@ -115,8 +117,8 @@ def reply_to_dict(reply: ChatReply, prompt: str, score_thr: float) -> dict:
     from mmvisionllm.visualization import to_rgb_array
     outputs = []
     for link in reply.links:
-        item = dict(routing_token=link.routing_token, decoder=link.group,
-                    target_name=link.target_name)
+        item = dict(
+            routing_token=link.routing_token, decoder=link.group, target_name=link.target_name)
         if link.error:
             item['error'] = link.error
         elif link.prediction is not None:
@@ -126,8 +128,12 @@ def reply_to_dict(reply: ChatReply, prompt: str, score_thr: float) -> dict:
             elif hasattr(link.prediction, 'bboxes') or hasattr(link.prediction, 'keypoints'):
                 item.update(_jsonable_instances(link.prediction, score_thr))
         outputs.append(item)
-    return dict(prompt=prompt, answer=reply.text,
-                decoders=sorted({link.group for link in reply.links}), outputs=outputs)
+    return dict(
+        prompt=prompt,
+        answer=reply.text,
+        decoders=sorted({link.group
+                         for link in reply.links}),
+        outputs=outputs)
 
 
 @INFERENCERS.register_module()
@@ -235,8 +241,7 @@ class VisionLLMInferencer:
                     raise ValueError(f'region prompt {k + 1}: a box is 4 numbers x1, y1, x2, y2, '
                                      f'got {region.tolist()}')
                 x1, y1, x2, y2 = region.astype(float).tolist()
-                if not (x2 > x1 and y2 > y1 and x2 > 0 and y2 > 0 and x1 < width
-                        and y1 < height):
+                if not (x2 > x1 and y2 > y1 and x2 > 0 and y2 > 0 and x1 < width and y1 < height):
                     raise ValueError(f'region prompt {k + 1}: box {[x1, y1, x2, y2]} covers no '
                                      f'pixel of the {width}x{height} image {name}')
             elif region.shape != (height, width):
@@ -248,8 +253,10 @@ class VisionLLMInferencer:
     @staticmethod
     def _messages(prompts: Union[str, Sequence], num_regions: int) -> List[Union[str, dict]]:
         messages = [prompts] if isinstance(prompts, str) else list(prompts)
-        humans = [m if isinstance(m, str) else m.get('value', '') for m in messages
-                  if isinstance(m, str) or m.get('from') == 'human']
+        humans = [
+            m if isinstance(m, str) else m.get('value', '') for m in messages
+            if isinstance(m, str) or m.get('from') == 'human'
+        ]
         if not humans or any(not h.replace('<image>', '').strip() for h in humans):
             raise ValueError('empty prompt: give the model a question or an instruction')
         placeholders = sum(h.count('<region>') for h in humans)
@@ -279,8 +286,11 @@ class VisionLLMInferencer:
                 for key in ('ori_shape', 'img_shape', 'scale_factor', 'clip_grid'):
                     if key in sample_meta:
                         meta.setdefault(key, sample_meta[key])
-        regions = [torch.as_tensor(np.asarray(r, dtype=np.float32)) if np.asarray(r).ndim == 1
-                   else torch.as_tensor(np.asarray(r, dtype=bool)) for r in regions]
+        regions = [
+            torch.as_tensor(np.asarray(r, dtype=np.float32))
+            if np.asarray(r).ndim == 1 else torch.as_tensor(np.asarray(r, dtype=bool))
+            for r in regions
+        ]
         return chat(self.model, packed, messages, regions=regions, metainfo=meta)
 
     def __call__(self,
@@ -328,8 +338,10 @@ class VisionLLMInferencer:
         """
         items = self._inputs_to_list(inputs)
         messages = self._messages(prompts, len(regions))
-        humans = [m if isinstance(m, str) else m['value'] for m in messages
-                  if isinstance(m, str) or m.get('from') == 'human']
+        humans = [
+            m if isinstance(m, str) else m['value'] for m in messages
+            if isinstance(m, str) or m.get('from') == 'human'
+        ]
         predictions, visualization = [], []
         for start in range(0, len(items), max(1, batch_size)):
             chunk = items[start:start + max(1, batch_size)]
@@ -338,13 +350,18 @@ class VisionLLMInferencer:
             datas = [self.preprocess(item, regions) for item in chunk]
             for offset, (item, data) in enumerate(zip(chunk, datas)):
                 index = start + offset
-                replies = self.chat(item if data is None else dict(data['inputs']), messages,
-                                    regions, self._meta(data))
+                replies = self.chat(
+                    item if data is None else dict(data['inputs']), messages, regions,
+                    self._meta(data))
                 name = self._name(item, index)
-                record = dict(image=item if isinstance(item, str) else None, name=name,
-                              image_size=None if data is None else list(data['rgb'].shape[:2]),
-                              turns=[reply_to_dict(r, p, pred_score_thr)
-                                     for r, p in zip(replies, humans[-len(replies):])])
+                record = dict(
+                    image=item if isinstance(item, str) else None,
+                    name=name,
+                    image_size=None if data is None else list(data['rgb'].shape[:2]),
+                    turns=[
+                        reply_to_dict(r, p, pred_score_thr)
+                        for r, p in zip(replies, humans[-len(replies):])
+                    ])
                 drawn = None
                 if return_vis or show or (out_dir and not no_save_vis):
                     drawn = self.draw(None if data is None else data['rgb'], replies, humans,
@@ -364,8 +381,10 @@ class VisionLLMInferencer:
         if data is None or data.get('data_samples') is None:
             return {}
         meta = data['data_samples'].metainfo
-        return {k: meta[k] for k in ('ori_shape', 'img_shape', 'scale_factor', 'clip_grid')
-                if k in meta}
+        return {
+            k: meta[k]
+            for k in ('ori_shape', 'img_shape', 'scale_factor', 'clip_grid') if k in meta
+        }
 
     @staticmethod
     def _name(item: InputType, index: int) -> str:
@@ -373,8 +392,11 @@ class VisionLLMInferencer:
             return osp.splitext(osp.basename(item))[0]
         return f'{index:08d}'
 
-    def draw(self, image: Optional[np.ndarray], replies: Sequence[ChatReply],
-             humans: Sequence[str], regions: Sequence = (),
+    def draw(self,
+             image: Optional[np.ndarray],
+             replies: Sequence[ChatReply],
+             humans: Sequence[str],
+             regions: Sequence = (),
              pred_score_thr: float = 0.3) -> np.ndarray:
         """The picture of a conversation: input + region prompts, each reply's decoder outputs,
         the conversation text with the decoders the model chose."""
@@ -391,8 +413,8 @@ class VisionLLMInferencer:
         return self.visualizer.draw_reply(image, outputs, lines, regions, pred_score_thr)
 
     @staticmethod
-    def _save(out_dir: str, name: str, record: dict, drawn: Optional[np.ndarray],
-              no_save_vis: bool, no_save_pred: bool) -> None:
+    def _save(out_dir: str, name: str, record: dict, drawn: Optional[np.ndarray], no_save_vis: bool,
+              no_save_pred: bool) -> None:
         if drawn is not None and not no_save_vis:
             mmcv.imwrite(drawn[..., ::-1], osp.join(out_dir, 'vis', f'{name}.png'))
         if no_save_pred:
@@ -412,6 +434,11 @@ def _without_arrays(record: dict) -> dict:
     """A copy of a prediction record without its image arrays (for JSON)."""
     out = dict(record, turns=[])
     for turn in record['turns']:
-        out['turns'].append(dict(turn, outputs=[{k: v for k, v in o.items() if k != 'image'}
-                                                for o in turn['outputs']]))
+        out['turns'].append(
+            dict(
+                turn,
+                outputs=[{
+                    k: v
+                    for k, v in o.items() if k != 'image'
+                } for o in turn['outputs']]))
     return out

@@ -23,13 +23,12 @@ from .vqa_dataset import VQAv2ConversationDataset
 
 __all__ = [
     'AnnotationError', 'CheckedCOCO', 'CocoCaptionConversationDataset', 'CocoCaptionTagDataset',
-    'caption_words',
-    'CocoInstanceConversationDataset', 'CocoPoseConversationDataset', 'ConversationDatasetMixin',
-    'DatasetSampleError', 'ImageEditDataset', 'TASK_INSTRUCTIONS', 'LlavaConversationDataset',
-    'MultiTaskDataset', 'RefExpConversationDataset', 'TaskGroupedBatchSampler', 'sample_groups',
-    'generate_shapesworld', 'DECODER_GROUPS', 'IMAGE_TOKEN', 'REGION_TOKEN', 'ROUTING_TOKENS',
-    'TASK_GROUPS', 'task_to_group', 'TASKS', 'TaskSpec', 'register_task',
-    'TextToImageDataset', 'DynamicTiling',
-    'LoadMultimodalAnnotations', 'LoadOptionalImageFromFile', 'LoadRegionPrompts',
-    'LoadTargetImage', 'PackMultimodalInputs', 'ResizeWithKeypoints', 'VQAv2ConversationDataset'
+    'caption_words', 'CocoInstanceConversationDataset', 'CocoPoseConversationDataset',
+    'ConversationDatasetMixin', 'DatasetSampleError', 'ImageEditDataset', 'TASK_INSTRUCTIONS',
+    'LlavaConversationDataset', 'MultiTaskDataset', 'RefExpConversationDataset',
+    'TaskGroupedBatchSampler', 'sample_groups', 'generate_shapesworld', 'DECODER_GROUPS',
+    'IMAGE_TOKEN', 'REGION_TOKEN', 'ROUTING_TOKENS', 'TASK_GROUPS', 'task_to_group', 'TASKS',
+    'TaskSpec', 'register_task', 'TextToImageDataset', 'DynamicTiling', 'LoadMultimodalAnnotations',
+    'LoadOptionalImageFromFile', 'LoadRegionPrompts', 'LoadTargetImage', 'PackMultimodalInputs',
+    'ResizeWithKeypoints', 'VQAv2ConversationDataset'
 ]

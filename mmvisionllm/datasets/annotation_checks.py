@@ -56,9 +56,8 @@ def check_coco_references(dataset: Dict[str, Any], source: str) -> None:
                                   '(annotation ids must be unique)')
         seen_ids.add(ann.get('id'))
         if ann.get('image_id') not in image_ids:
-            raise AnnotationError(
-                f'{source}: annotation id={ann.get("id")} refers to '
-                f'image_id={ann.get("image_id")}, which is not in "images"')
+            raise AnnotationError(f'{source}: annotation id={ann.get("id")} refers to '
+                                  f'image_id={ann.get("image_id")}, which is not in "images"')
         if category_ids and 'category_id' in ann and ann['category_id'] not in category_ids:
             raise AnnotationError(
                 f'{source}: annotation id={ann.get("id")} has category_id={ann["category_id"]}, '
@@ -88,8 +87,10 @@ class CheckedCOCO(COCO):
             self.cat_img_map = self.catToImgs
 
 
-def box_problem(bbox: Any, width: float, height: float, area: Optional[float] = None
-                ) -> Optional[str]:
+def box_problem(bbox: Any,
+                width: float,
+                height: float,
+                area: Optional[float] = None) -> Optional[str]:
     """What is wrong with a COCO ``[x, y, w, h]`` box of a ``width`` x ``height`` image, or None.
 
     Args:

@@ -60,9 +60,12 @@ class CocoCaptionTagDataset(BaseDataset):
             gt_tags = [i for i, tag in enumerate(self.tags) if tag in words]
             used.update(gt_tags)
             data_list.append({
-                'img_path': osp.join(self.data_prefix.get('img', ''), img_info['file_name']),
-                'img_id': img_id,
-                'gt_tags': gt_tags,
+                'img_path':
+                osp.join(self.data_prefix.get('img', ''), img_info['file_name']),
+                'img_id':
+                img_id,
+                'gt_tags':
+                gt_tags,
             })
         unused = [tag for i, tag in enumerate(self.tags) if i not in used]
         if unused:

@@ -54,8 +54,8 @@ def load_coco_image_records(dataset: CocoDataset, with_keypoints: bool = False) 
         img_info = coco.load_imgs([img_id])[0]
         ann_info = coco.load_anns(coco.get_ann_ids(img_ids=[img_id]))
         try:
-            instances, dropped, fixed = parse_coco_instances(ann_info, img_info,
-                                                             dataset.cat2label, with_keypoints)
+            instances, dropped, fixed = parse_coco_instances(ann_info, img_info, dataset.cat2label,
+                                                             with_keypoints)
         except ValueError as error:
             raise AnnotationError(f'{dataset.ann_file}: {error}') from error
         skipped.extend(dropped)

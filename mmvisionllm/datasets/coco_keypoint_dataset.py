@@ -90,10 +90,8 @@ class CocoPoseConversationDataset(ConversationDatasetMixin, CocoDataset):
         target_names = [category] + self.keypoint_names
         question = self.instruction(category=category, keypoints=', '.join(self.keypoint_names))
         return {
-            'conversation':
-            self.two_turns(question, routed_answer(target_names, self.routing_token)),
-            'target_names':
-            target_names,
-            'num_keypoints':
-            self.metainfo['num_keypoints'],
+            'conversation': self.two_turns(question, routed_answer(target_names,
+                                                                   self.routing_token)),
+            'target_names': target_names,
+            'num_keypoints': self.metainfo['num_keypoints'],
         }

@@ -62,8 +62,8 @@ class CheckedLoadRunner(Runner):
         checkpoint = _load_checkpoint(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
-        load_checked_state_dict(model, checkpoint, filename, strict or self._strict_load,
-                                revise_keys=revise_keys)
+        load_checked_state_dict(
+            model, checkpoint, filename, strict or self._strict_load, revise_keys=revise_keys)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
@@ -87,7 +87,7 @@ class CheckedLoadRunner(Runner):
     @staticmethod
     def build_dataloader(dataloader, seed: Optional[int] = None, diff_rank_seed: bool = False):
         loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
-        if getattr(loader, 'num_workers', 0) > 0 and not isinstance(loader.worker_init_fn,
-                                                                    DieWithParent):
+        if getattr(loader, 'num_workers',
+                   0) > 0 and not isinstance(loader.worker_init_fn, DieWithParent):
             loader.worker_init_fn = DieWithParent(loader.worker_init_fn)
         return loader

@@ -50,8 +50,10 @@ def _revised_state_dict(checkpoint: dict, revise_keys: List[Tuple[str, str]]) ->
     state_dict = checkpoint['state_dict'] if 'state_dict' in checkpoint else checkpoint
     metadata = getattr(state_dict, '_metadata', OrderedDict())
     for pattern, replacement in revise_keys:
-        state_dict = OrderedDict(
-            {re.sub(pattern, replacement, k): v for k, v in state_dict.items()})
+        state_dict = OrderedDict({
+            re.sub(pattern, replacement, k): v
+            for k, v in state_dict.items()
+        })
     state_dict._metadata = metadata
     return state_dict
 
@@ -111,4 +113,5 @@ def load_checked_state_dict(model: nn.Module,
             f'load_from {filename}: {loaded} tensor(s) loaded; {len(missing)} model tensor(s) '
             f'keep their initialisation {_by_component(missing)}; {len(unexpected)} checkpoint '
             f'tensor(s) unused {_by_component(unexpected)}',
-            logger='current', level=logging.WARNING)
+            logger='current',
+            level=logging.WARNING)

@@ -26,10 +26,16 @@ __all__ = ['visionllm_wrap_policy', 'DEFAULT_WRAP_CLASSES']
 
 DEFAULT_WRAP_CLASSES = (
     # LLM and CLIP layers
-    'LlamaDecoderLayer', 'Qwen2DecoderLayer', 'MistralDecoderLayer', 'CLIPEncoderLayer',
+    'LlamaDecoderLayer',
+    'Qwen2DecoderLayer',
+    'MistralDecoderLayer',
+    'CLIPEncoderLayer',
     # detection decoder (mmdet) and pose decoder
-    'ResNet', 'SwinTransformer', 'GroundingDinoTransformerEncoder',
-    'GroundingDinoTransformerDecoder', 'UniPoseTransformerDecoder',
+    'ResNet',
+    'SwinTransformer',
+    'GroundingDinoTransformerEncoder',
+    'GroundingDinoTransformerDecoder',
+    'UniPoseTransformerDecoder',
     # generation / editing decoders (diffusers)
     'UNet2DConditionModel')
 

@@ -57,6 +57,8 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
         problem = checkpoint_problem(path)
         if problem is None:
             return path
-        print_log(f'resume: skipping checkpoint {path}: {problem}', logger='current',
-                  level=logging.WARNING)
+        print_log(
+            f'resume: skipping checkpoint {path}: {problem}',
+            logger='current',
+            level=logging.WARNING)
     return None

@@ -29,8 +29,8 @@ class ShardedGradClipOptimWrapper(OptimWrapper):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if self.clip_grad_kwargs and (self.grad_name != 'grad_norm' or float(
-                self.clip_grad_kwargs.get('norm_type', 2.0)) != 2.0):
+        if self.clip_grad_kwargs and (self.grad_name != 'grad_norm'
+                                      or float(self.clip_grad_kwargs.get('norm_type', 2.0)) != 2.0):
             raise ValueError('ShardedGradClipOptimWrapper clips by the L2 norm only '
                              f'(clip_grad={self.clip_grad_kwargs})')
 

@@ -102,8 +102,12 @@ def vqa_prior_scores(train_questions: str,
     _check_all_found(question_ids, found, val_annotations, 'answer of question')
     if not scores:
         raise ValueError(f'{val_annotations} holds no annotation')
-    return dict(accuracy=float(np.mean(scores)),
-                **{f'accuracy_{t}': float(np.mean(v)) for t, v in sorted(by_answer_type.items())})
+    return dict(
+        accuracy=float(np.mean(scores)),
+        **{
+            f'accuracy_{t}': float(np.mean(v))
+            for t, v in sorted(by_answer_type.items())
+        })
 
 
 def best_constant_caption_scores(train_captions: str,
@@ -145,11 +149,15 @@ def best_constant_caption_scores(train_captions: str,
     selection = [train_refs[i] for i in sorted(train_refs)[:num_selection_images]]
     candidates = [caption for caption, _ in train_counts.most_common(num_candidates)]
     on_train = [_constant_caption_scores(caption, selection) for caption in candidates]
-    chosen = {key: candidates[max(range(len(candidates)), key=lambda i: on_train[i][key])]
-              for key in ('bleu4', 'cider')}
+    chosen = {
+        key: candidates[max(range(len(candidates)), key=lambda i: on_train[i][key])]
+        for key in ('bleu4', 'cider')
+    }
     # one val scoring per distinct chosen caption (usually one caption wins both metrics)
-    on_val = {caption: _constant_caption_scores(caption, list(references.values()))
-              for caption in set(chosen.values())}
+    on_val = {
+        caption: _constant_caption_scores(caption, list(references.values()))
+        for caption in set(chosen.values())
+    }
     result = {key: on_val[caption][key] for key, caption in chosen.items()}
     result.update({f'{key}_caption': caption for key, caption in chosen.items()})
     return result
@@ -189,8 +197,8 @@ def rec_random_object_precision(refexp: str,
         boxes = objects.get(image_of[ann['image_id']])
         if not boxes:
             raise ValueError(f'{instances} has no object of the image of expression {ann["id"]}')
-        ious = mask_utils.iou(np.asarray(boxes, np.float64), np.asarray([ann['bbox']], np.float64),
-                              [0])[:, 0]
+        ious = mask_utils.iou(
+            np.asarray(boxes, np.float64), np.asarray([ann['bbox']], np.float64), [0])[:, 0]
         scores.append(float(np.mean(ious >= iou_thr)))
     _check_all_found(expression_ids, found, refexp, 'expression')
     if not scores:

@@ -35,21 +35,26 @@ DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
 def mmengine_checkpoint_types() -> List[object]:
     """The non-tensor data types found in MMEngine checkpoints (message hub, schedulers, meta)."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    types = [HistoryBuffer, collections.Counter, np.ndarray, np.dtype,
-             np.core.multiarray._reconstruct, np.core.multiarray.scalar]
+    types = [
+        HistoryBuffer, collections.Counter, np.ndarray, np.dtype, np.core.multiarray._reconstruct,
+        np.core.multiarray.scalar
+    ]
     # numpy >= 1.25 pickles dtypes through per-dtype classes (np.dtypes.Float64DType, ...).
     dtypes_module = getattr(np, 'dtypes', None)
     if dtypes_module is not None:
-        types += [getattr(dtypes_module, name) for name in dir(dtypes_module)
-                  if name.endswith('DType')]
+        types += [
+            getattr(dtypes_module, name) for name in dir(dtypes_module) if name.endswith('DType')
+        ]
     return types
 
 
 def _history_buffer_getstate(self) -> dict:
     """``HistoryBuffer.__getstate__`` without the default statistics functions (see module doc)."""
     state = dict(self.__dict__)
-    custom = {name: fn for name, fn in type(self)._statistics_methods.items()
-              if name not in DEFAULT_STATISTICS}
+    custom = {
+        name: fn
+        for name, fn in type(self)._statistics_methods.items() if name not in DEFAULT_STATISTICS
+    }
     if custom:
         state['statistics_methods'] = custom
     return state

@@ -144,9 +144,9 @@ def _register_deepspeed_optimizers() -> list:
     from mmengine.registry import OPTIMIZERS
     registered = []
     for module_name, names in (('deepspeed.ops.adam', ('DeepSpeedCPUAdam', 'FusedAdam')),
-                               ('deepspeed.ops.lamb', ('FusedLamb', )),
-                               ('deepspeed.runtime.fp16.onebit',
-                                ('OnebitAdam', 'OnebitLamb', 'ZeroOneAdam'))):
+                               ('deepspeed.ops.lamb',
+                                ('FusedLamb', )), ('deepspeed.runtime.fp16.onebit',
+                                                   ('OnebitAdam', 'OnebitLamb', 'ZeroOneAdam'))):
         try:
             module = importlib.import_module(module_name)
         except ImportError:

@@ -33,23 +33,27 @@ __all__ = [
 _GPU_PEAK_BF16 = {'H200': 989e12, 'H100': 989e12, 'A100': 312e12, 'L40S': 362e12, 'A10': 125e12}
 
 
-def llm_step_flops(num_params: int, num_layers: int, hidden: int,
-                   seq_lens: Sequence[int]) -> float:
+def llm_step_flops(num_params: int, num_layers: int, hidden: int, seq_lens: Sequence[int]) -> float:
     """``6 * N * T + 12 * L * d * sum(s^2)`` (see the module docstring)."""
     tokens = float(sum(seq_lens))
     return 6.0 * num_params * tokens + 12.0 * num_layers * hidden * float(
-        sum(float(s) ** 2 for s in seq_lens))
+        sum(float(s)**2 for s in seq_lens))
 
 
-def vision_step_flops(num_params: int, num_layers: int, hidden: int, tile_lens: Sequence[int],
+def vision_step_flops(num_params: int,
+                      num_layers: int,
+                      hidden: int,
+                      tile_lens: Sequence[int],
                       trains: bool = False) -> float:
     """``2 * N * T + 4 * L * d * sum(s^2)`` forward, x3 when the tower trains."""
     forward = 2.0 * num_params * float(sum(tile_lens)) + 4.0 * num_layers * hidden * float(
-        sum(float(s) ** 2 for s in tile_lens))
+        sum(float(s)**2 for s in tile_lens))
     return forward * (3.0 if trains else 1.0)
 
 
-def mfu(step_flops: float, step_seconds: float, peak_flops: Optional[float],
+def mfu(step_flops: float,
+        step_seconds: float,
+        peak_flops: Optional[float],
         world_size: int = 1) -> Optional[float]:
     """Model FLOPs utilisation, or None without a peak."""
     if not peak_flops or step_seconds <= 0:

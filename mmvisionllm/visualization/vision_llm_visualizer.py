@@ -195,8 +195,10 @@ class VisionLLMVisualizer(DetLocalVisualizer):
         if 'bboxes' in instances:
             boxes = _numpy(instances.bboxes).astype(np.float32).reshape(-1, 4) * factor
             # drawn with ordered corners (a decoder may emit x1 > x2; the values are not changed)
-            out.bboxes = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]),
-                                         np.maximum(boxes[:, :2], boxes[:, 2:])], axis=1)
+            out.bboxes = np.concatenate(
+                [np.minimum(boxes[:, :2], boxes[:, 2:]),
+                 np.maximum(boxes[:, :2], boxes[:, 2:])],
+                axis=1)
         if 'masks' in instances:
             masks = _numpy(instances.masks).astype(np.uint8)
             out.masks = np.stack([
@@ -218,7 +220,10 @@ class VisionLLMVisualizer(DetLocalVisualizer):
             instances[keep]
 
     # ------------------------------------------------------------------ panels
-    def draw_instances(self, image: np.ndarray, instances: InstanceData, names: Sequence[str],
+    def draw_instances(self,
+                       image: np.ndarray,
+                       instances: InstanceData,
+                       names: Sequence[str],
                        score_thr: Optional[float] = None) -> np.ndarray:
         """Boxes, labels, scores and masks (mmdet) and keypoints + skeleton (mmpose).
 
@@ -234,8 +239,8 @@ class VisionLLMVisualizer(DetLocalVisualizer):
             np.ndarray: The drawn image (fitted size, see ``min_side`` / ``max_side``).
         """
         fitted, factor = self._fit(image)
-        instances = self._scaled(self._confident(instances, score_thr), factor,
-                                 fitted.shape[:2], names)
+        instances = self._scaled(
+            self._confident(instances, score_thr), factor, fitted.shape[:2], names)
         drawn = self._draw_instances(fitted, instances, None, None) if len(instances) else fitted
         if 'keypoints' in instances and len(instances):
             drawn = self.pose_visualizer._draw_instances_kpts(drawn, instances, self.kpt_thr)
@@ -252,18 +257,21 @@ class VisionLLMVisualizer(DetLocalVisualizer):
             if region.ndim == 1:
                 box = region.astype(np.float32).reshape(1, 4) * factor
             else:
-                mask = cv2.resize(region.astype(np.uint8), (fitted.shape[1], fitted.shape[0]),
-                                  interpolation=cv2.INTER_NEAREST).astype(bool)
+                mask = cv2.resize(
+                    region.astype(np.uint8), (fitted.shape[1], fitted.shape[0]),
+                    interpolation=cv2.INTER_NEAREST).astype(bool)
                 self.draw_binary_masks(mask[None], colors=[(255, 200, 0)], alphas=0.35)
                 ys, xs = np.nonzero(mask)
                 if not len(xs):
                     continue
                 box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
             self.draw_bboxes(box, edge_colors=(255, 200, 0), line_widths=self.line_width + 1)
-            self.draw_texts(f'<region {k + 1}>', box[0, :2] + 2, colors='black',
-                            font_sizes=self.font_size,
-                            bboxes=[dict(facecolor=(1.0, 0.8, 0.0), alpha=0.8, pad=0.5,
-                                         edgecolor='none')])
+            self.draw_texts(
+                f'<region {k + 1}>',
+                box[0, :2] + 2,
+                colors='black',
+                font_sizes=self.font_size,
+                bboxes=[dict(facecolor=(1.0, 0.8, 0.0), alpha=0.8, pad=0.5, edgecolor='none')])
         return self.get_image()
 
     def text_panel(self, lines: Sequence[str], width: int) -> np.ndarray:
@@ -283,8 +291,9 @@ class VisionLLMVisualizer(DetLocalVisualizer):
         self.draw_texts(wrapped, positions, colors='black', font_sizes=self.font_size)
         return self.get_image()
 
-    def compose(self, panels: Sequence[Tuple[str, np.ndarray]],
-                text_lines: Sequence[str] = ()) -> np.ndarray:
+    def compose(
+        self, panels: Sequence[Tuple[str,
+                                     np.ndarray]], text_lines: Sequence[str] = ()) -> np.ndarray:
         """Captioned panels side by side (same height) above the text lines."""
         height = max(p.shape[0] for _, p in panels) if panels else 0
         row = []
@@ -300,18 +309,22 @@ class VisionLLMVisualizer(DetLocalVisualizer):
         top = np.concatenate(row, axis=1) if row else np.zeros((0, 320, 3), np.uint8)
         text = self.text_panel(list(text_lines), max(top.shape[1], 320))
         if top.shape[1] < text.shape[1]:
-            top = np.pad(top, ((0, 0), (0, text.shape[1] - top.shape[1]), (0, 0)),
-                         constant_values=255)
+            top = np.pad(
+                top, ((0, 0), (0, text.shape[1] - top.shape[1]), (0, 0)), constant_values=255)
         return np.concatenate([top, text])
 
-    def output_panels(self, image: Optional[np.ndarray], sample, score_thr: Optional[float],
-                      draw_gt: bool = False, draw_pred: bool = True,
+    def output_panels(self,
+                      image: Optional[np.ndarray],
+                      sample,
+                      score_thr: Optional[float],
+                      draw_gt: bool = False,
+                      draw_pred: bool = True,
                       caption: str = 'prediction') -> List[Tuple[str, np.ndarray]]:
         """The panels of one sample's ground truth and/or predictions (no input panel)."""
         names = list(sample.metainfo.get('target_names') or [])
         panels = []
-        for key, title, thr in (('gt_instances', 'ground truth', None),
-                                ('pred_instances', caption, score_thr)):
+        for key, title, thr in (('gt_instances', 'ground truth', None), ('pred_instances', caption,
+                                                                         score_thr)):
             wanted = draw_gt if key == 'gt_instances' else draw_pred
             if not wanted or image is None or key not in sample:
                 continue

@@ -102,8 +102,7 @@ class VisionLLMVisualizationHook(Hook):
                 out_file=out_file,
                 step=step)
 
-    def after_val_iter(self, runner, batch_idx: int, data_batch: dict,
-                       outputs: Sequence) -> None:
+    def after_val_iter(self, runner, batch_idx: int, data_batch: dict, outputs: Sequence) -> None:
         """Draw every ``interval``-th validation batch (to the visualisation backends)."""
         if self.draw and batch_idx % self.interval == 0:
             self._draw_batch(runner, data_batch, outputs, None, runner.iter)
@@ -112,8 +111,7 @@ class VisionLLMVisualizationHook(Hook):
         """Reset the per-task sample counters."""
         self._counts = {}
 
-    def after_test_iter(self, runner, batch_idx: int, data_batch: dict,
-                        outputs: Sequence) -> None:
+    def after_test_iter(self, runner, batch_idx: int, data_batch: dict, outputs: Sequence) -> None:
         """Draw every test sample (into ``test_out_dir`` when set)."""
         if not self.draw:
             return

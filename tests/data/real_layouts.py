@@ -38,8 +38,7 @@ TINY_LLM = dict(
     num_attention_heads=4,
     max_position_embeddings=512)
 
-SD_WORDS = ('draw', 'a', 'large', 'small', 'red', 'blue', 'circle', 'star', 'make', 'the',
-            'green')
+SD_WORDS = ('draw', 'a', 'large', 'small', 'red', 'blue', 'circle', 'star', 'make', 'the', 'green')
 TEXT = [
     'what colour is the circle', 'detect all objects in the image', 'a red square and a blue star',
     'where is the person', 'how many objects are there', 'there is one green triangle',
@@ -68,7 +67,9 @@ def save_clip_l336(folder: str, seed: int = 0) -> str:
         projection_dim=16)
     CLIPModel(config).save_pretrained(folder)
     CLIPImageProcessor(
-        size={'shortest_edge': CLIP_TILE},
+        size={
+            'shortest_edge': CLIP_TILE
+        },
         crop_size={
             'height': CLIP_TILE,
             'width': CLIP_TILE
@@ -118,8 +119,9 @@ def save_vicuna(folder: str, seed: int = 0) -> str:
     num_tokens = len(AutoTokenizer.from_pretrained(folder, local_files_only=True))
     torch.manual_seed(seed)
     LlamaForCausalLM(
-        LlamaConfig(vocab_size=num_tokens, num_key_value_heads=4, tie_word_embeddings=False,
-                    **TINY_LLM)).save_pretrained(folder)
+        LlamaConfig(
+            vocab_size=num_tokens, num_key_value_heads=4, tie_word_embeddings=False,
+            **TINY_LLM)).save_pretrained(folder)
     assert not osp.exists(osp.join(folder, 'tokenizer.json'))
     return folder
 
@@ -148,8 +150,11 @@ def save_qwen2(folder: str, seed: int = 0) -> str:
     tokenizer.save_pretrained(folder)
     torch.manual_seed(seed)
     Qwen2ForCausalLM(
-        Qwen2Config(vocab_size=len(tokenizer) + QWEN2_PADDING, num_key_value_heads=2,
-                    tie_word_embeddings=True, **TINY_LLM)).save_pretrained(folder)
+        Qwen2Config(
+            vocab_size=len(tokenizer) + QWEN2_PADDING,
+            num_key_value_heads=2,
+            tie_word_embeddings=True,
+            **TINY_LLM)).save_pretrained(folder)
     return folder
 
 
@@ -189,23 +194,41 @@ def save_stable_diffusion(root: str,
     input channels = InstructPix2Pix's layout (timbrooks/instruct-pix2pix)."""
     torch.manual_seed(0)
     UNet2DConditionModel(
-        sample_size=16, in_channels=unet_in_channels, out_channels=4, block_out_channels=(16, 32),
+        sample_size=16,
+        in_channels=unet_in_channels,
+        out_channels=4,
+        block_out_channels=(16, 32),
         down_block_types=('CrossAttnDownBlock2D', 'DownBlock2D'),
-        up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D'), layers_per_block=1,
-        norm_num_groups=8, attention_head_dim=8,
+        up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D'),
+        layers_per_block=1,
+        norm_num_groups=8,
+        attention_head_dim=8,
         cross_attention_dim=width).save_pretrained(osp.join(root, 'unet'))
     AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32),
-        down_block_types=('DownEncoderBlock2D', ) * 2, up_block_types=('UpDecoderBlock2D', ) * 2,
-        norm_num_groups=8, sample_size=32).save_pretrained(osp.join(root, 'vae'))
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(16, 32),
+        down_block_types=('DownEncoderBlock2D', ) * 2,
+        up_block_types=('UpDecoderBlock2D', ) * 2,
+        norm_num_groups=8,
+        sample_size=32).save_pretrained(osp.join(root, 'vae'))
     PNDMScheduler(  # what SD 1.5 ships in scheduler/
-        beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear',
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule='scaled_linear',
         skip_prk_steps=True).save_pretrained(osp.join(root, 'scheduler'))
     _write_clip_tokenizer(root, words)
     vocab_size = len(CLIPTokenizer.from_pretrained(osp.join(root, 'tokenizer')))
     CLIPTextModel(
-        CLIPTextConfig(vocab_size=vocab_size, hidden_size=width, intermediate_size=64,
-                       num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
-                       bos_token_id=0, eos_token_id=1,
-                       pad_token_id=1)).save_pretrained(osp.join(root, 'text_encoder'))
+        CLIPTextConfig(
+            vocab_size=vocab_size,
+            hidden_size=width,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1)).save_pretrained(osp.join(root, 'text_encoder'))
     return root

@@ -63,8 +63,9 @@ class ToyPointLinkDecoder(BaseLinkDecoder):
         pred = self._boxes(link_embeds)
         targets, valid = [], []
         for row, sample in enumerate(data_samples):
-            height, width = (images[row].shape[-2:] if images is not None else
-                             sample.metainfo.get('img_shape', (1, 1))[:2])
+            height, width = (
+                images[row].shape[-2:] if images is not None else sample.metainfo.get(
+                    'img_shape', (1, 1))[:2])
             boxes, ok = self._targets(sample, link_embeds.shape[1], height, width)
             targets.append(boxes)
             valid.append(ok)

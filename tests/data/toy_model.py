@@ -28,7 +28,9 @@ class ToyRegressor(BaseModel):
         self.linear = nn.Linear(1, 1)
         self.input_noise = input_noise
 
-    def forward(self, inputs: torch.Tensor, targets: torch.Tensor,
+    def forward(self,
+                inputs: torch.Tensor,
+                targets: torch.Tensor,
                 mode: str = 'tensor') -> Union[Dict[str, torch.Tensor], List[dict], torch.Tensor]:
         inputs = torch.stack(inputs) if isinstance(inputs, list) else inputs
         targets = torch.stack(targets) if isinstance(targets, list) else targets

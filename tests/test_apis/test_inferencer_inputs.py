@@ -18,8 +18,9 @@ from PIL import Image
 from mmvisionllm.apis import VisionLLMInferencer
 from mmvisionllm.apis.image_inputs import ImageInputError
 
-PHOTO = osp.join(osp.dirname(__import__('matplotlib').__file__), 'mpl-data', 'sample_data',
-                 'grace_hopper.jpg')  # a real photograph shipped by matplotlib (512 x 600)
+PHOTO = osp.join(
+    osp.dirname(__import__('matplotlib').__file__), 'mpl-data', 'sample_data',
+    'grace_hopper.jpg')  # a real photograph shipped by matplotlib (512 x 600)
 # the test pipeline of a config (as the ShapesWorld image-text tasks': tiles, decoder view, pack)
 TEST_PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -32,8 +33,8 @@ TEST_PIPELINE = [
 @pytest.fixture(scope='module')
 def inferencer(tmp_path_factory):
     cfg = toy_config(str(tmp_path_factory.mktemp('tok')))
-    cfg.test_dataloader = dict(dataset=dict(type='VQAv2ConversationDataset',
-                                            pipeline=TEST_PIPELINE))
+    cfg.test_dataloader = dict(
+        dataset=dict(type='VQAv2ConversationDataset', pipeline=TEST_PIPELINE))
     torch.manual_seed(0)
     return VisionLLMInferencer(cfg)
 
@@ -223,8 +224,13 @@ def test_folder_batches_score_threshold_and_out_dir(inferencer, tmp_path, monkey
             handle.remove()
 
     monkeypatch.setattr(inferencer, 'chat', forced_chat)
-    result = inferencer(str(folder), 'detect all objects .', batch_size=2, return_vis=True,
-                        out_dir=str(tmp_path / 'out'), pred_score_thr=0.5)
+    result = inferencer(
+        str(folder),
+        'detect all objects .',
+        batch_size=2,
+        return_vis=True,
+        out_dir=str(tmp_path / 'out'),
+        pred_score_thr=0.5)
     names = [p['name'] for p in result['predictions']]
     assert names == ['a', 'b', 'c'] and len(calls) == 3  # sorted, one conversation each
     assert [p['image_size'] for p in result['predictions']] == [[48, 64], [30, 40], [20, 20]]

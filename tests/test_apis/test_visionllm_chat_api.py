@@ -79,8 +79,8 @@ def test_chat_reports_targets_the_decoder_cannot_read(model_cfg):
     finally:
         handle.remove()
     det_link, pose_link = reply.links
-    assert (pose_link.routing_token, pose_link.error, pose_link.prediction) == (
-        '[POSE]', 'needs keypoint targets', None)
+    assert (pose_link.routing_token, pose_link.error,
+            pose_link.prediction) == ('[POSE]', 'needs keypoint targets', None)
     pose = reply.decoder_outputs['pose']
     assert pose.metainfo['decoder_error'] == 'needs keypoint targets'
     assert 'pred_instances' not in pose

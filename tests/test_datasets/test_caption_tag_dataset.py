@@ -17,13 +17,16 @@ def write_captions(path, captions_by_image):
 
 
 def test_tags_are_the_words_of_all_captions_of_the_image(tmp_path):
-    ann = write_captions(tmp_path / 'c.json', {
-        0: ['A large RED circle.', 'a picture with a circle.'],
-        1: ['two stars.', 'a small blue star and a small blue star.'],
-    })
+    ann = write_captions(
+        tmp_path / 'c.json', {
+            0: ['A large RED circle.', 'a picture with a circle.'],
+            1: ['two stars.', 'a small blue star and a small blue star.'],
+        })
     dataset = CocoCaptionTagDataset(
-        tags=['red', 'blue', 'circle', 'star', 'small', 'two'], ann_file=ann,
-        data_prefix=dict(img='imgs/'), pipeline=[])
+        tags=['red', 'blue', 'circle', 'star', 'small', 'two'],
+        ann_file=ann,
+        data_prefix=dict(img='imgs/'),
+        pipeline=[])
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     assert [info['img_id'] for info in infos] == [0, 1]
     assert infos[0]['gt_tags'] == [0, 2]  # red, circle ('circles' would not count)
@@ -33,16 +36,19 @@ def test_tags_are_the_words_of_all_captions_of_the_image(tmp_path):
 
 def test_a_tag_no_caption_uses_is_an_error(tmp_path):
     ann = write_captions(tmp_path / 'c.json', {0: ['a red circle.']})
-    with pytest.raises(AnnotationError,
-                       match=r"c\.json: no caption contains the tag\(s\) \['gren'\]"):
+    with pytest.raises(
+            AnnotationError, match=r"c\.json: no caption contains the tag\(s\) \['gren'\]"):
         CocoCaptionTagDataset(tags=['red', 'gren'], ann_file=ann, pipeline=[])
 
 
 def test_an_image_without_captions_is_an_error(tmp_path):
     path = tmp_path / 'c.json'
-    path.write_text(json.dumps(dict(
-        images=[dict(id=0, file_name='0.png'), dict(id=7, file_name='7.png')],
-        annotations=[dict(id=1, image_id=0, caption='a red circle.')])))
+    path.write_text(
+        json.dumps(
+            dict(
+                images=[dict(id=0, file_name='0.png'),
+                        dict(id=7, file_name='7.png')],
+                annotations=[dict(id=1, image_id=0, caption='a red circle.')])))
     with pytest.raises(AnnotationError, match=r'image id=7 \(7\.png\) has no caption'):
         CocoCaptionTagDataset(tags=['red'], ann_file=str(path), pipeline=[])
 

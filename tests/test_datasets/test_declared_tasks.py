@@ -11,8 +11,11 @@ from mmvisionllm.datasets.transforms import PackMultimodalInputs
 @pytest.fixture
 def count_task():
     spec = register_task(
-        'count_test', group='count_test', routing_tokens=('[CNTT]', ),
-        templates=('Count the {classes} in the image.', ), gt_keys=('gt_counts', ))
+        'count_test',
+        group='count_test',
+        routing_tokens=('[CNTT]', ),
+        templates=('Count the {classes} in the image.', ),
+        gt_keys=('gt_counts', ))
     yield spec
     TASKS.unregister('count_test')
 
@@ -38,7 +41,8 @@ def test_a_declared_task_has_its_group_templates_and_gt_keys(count_task):
     assert 'Count the   in the image.' in all_template_texts()  # enters the tiny vocabulary
     sampler = TaskGroupedBatchSampler(
         DefaultSampler(_Tasks(['det'] * 8 + ['count_test'] * 8), shuffle=True, seed=0),
-        batch_size=4, group_ratios=dict(det=1, count_test=3))
+        batch_size=4,
+        group_ratios=dict(det=1, count_test=3))
     assert sampler.batches_per_group() == {'det': 1, 'count_test': 3}
     packed = PackMultimodalInputs().transform(
         dict(task='count_test', target_names=['circle'], gt_counts=[2], img_id=1))
@@ -47,11 +51,17 @@ def test_a_declared_task_has_its_group_templates_and_gt_keys(count_task):
 
 
 def test_a_task_declared_twice_with_other_tokens_is_an_error(count_task):
-    assert register_task(**{f: getattr(count_task, f) for f in (
-        'name', 'group', 'routing_tokens', 'templates', 'gt_keys')}) is count_task
+    assert register_task(**{
+        f: getattr(count_task, f)
+        for f in ('name', 'group', 'routing_tokens', 'templates', 'gt_keys')
+    }) is count_task
     with pytest.raises(ValueError, match=r"task 'count_test' is declared twice.*routing_tokens"):
-        register_task('count_test', group='count_test', routing_tokens=('[NUM]', ),
-                      templates=count_task.templates, gt_keys=('gt_counts', ))
+        register_task(
+            'count_test',
+            group='count_test',
+            routing_tokens=('[NUM]', ),
+            templates=count_task.templates,
+            gt_keys=('gt_counts', ))
     with pytest.raises(ValueError, match=r'routing token \[DET\], which task .det. of group'):
         register_task('count_other', group='other', routing_tokens=('[DET]', ))
 

@@ -45,8 +45,9 @@ def test_image_of_another_size_than_its_record_is_refused(broken_root, size):  #
     dataset = DATASETS.build(dataset_cfg('det', broken_root))
     img_path = dataset.get_data_info(0)['img_path']
     cv2.imwrite(img_path, np.full(size + (3, ), 127, np.uint8))
-    with pytest.raises(DatasetSampleError,
-                       match=f'is {size[1]}x{size[0]} .* its annotation record says 128x128'):
+    with pytest.raises(
+            DatasetSampleError,
+            match=f'is {size[1]}x{size[0]} .* its annotation record says 128x128'):
         dataset[0]
 
 
@@ -65,8 +66,7 @@ def _first_annotation_changed(root, ann_file, **changes):
     ([[200, 200, 300, 200, 300, 300]], 'lie outside the 128x128 image'),
 ])
 def test_malformed_polygon_is_refused(broken_root, segmentation, message):  # noqa: F811
-    ann_id = _first_annotation_changed(broken_root, 'instances_val.json',
-                                       segmentation=segmentation)
+    ann_id = _first_annotation_changed(broken_root, 'instances_val.json', segmentation=segmentation)
     with pytest.raises(AnnotationError, match=message) as error:
         DATASETS.build(dataset_cfg('seg', broken_root))
     message = str(error.value)
@@ -77,13 +77,15 @@ def test_point_part_beside_a_valid_outline_is_dropped_and_reported(broken_root):
     """The documented repair rule (real COCO train2017 has such objects): the 2-point part goes,
     the outline stays, the dataset counts the repair; a 2-point part alone is still refused."""
     outline = [10, 10, 40, 10, 40, 40, 10, 40]
-    _first_annotation_changed(broken_root, 'instances_val.json',
-                              segmentation=[outline, [50, 50, 52, 52]])
+    _first_annotation_changed(
+        broken_root, 'instances_val.json', segmentation=[outline, [50, 50, 52, 52]])
     dataset = DATASETS.build(dataset_cfg('seg', broken_root))
     assert dataset.num_repaired_annotations == 1
     ann_id = load_json(broken_root / 'annotations' / 'instances_val.json')['annotations'][0]['id']
-    masks = [inst.get('mask') for i in range(len(dataset))
-             for inst in dataset.get_data_info(i)['instances'] if inst['ann_id'] == ann_id]
+    masks = [
+        inst.get('mask') for i in range(len(dataset))
+        for inst in dataset.get_data_info(i)['instances'] if inst['ann_id'] == ann_id
+    ]
     assert masks == [[outline]]
 
 

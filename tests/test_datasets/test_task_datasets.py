@@ -230,11 +230,14 @@ def test_multitask_dataset_overrides_a_transform_of_every_pipeline(shapesworld_r
         cfg = copy.deepcopy(task_config(task).val_dataloader.dataset)
         cfg.data_root = str(shapesworld_root) + '/'
         configs.append(cfg)
-    multi = MultiTaskDataset(configs, transform_overrides=dict(DynamicTiling=dict(max_tiles=1)),
-                             max_samples=dict(det=2, vqa=2))
+    multi = MultiTaskDataset(
+        configs,
+        transform_overrides=dict(DynamicTiling=dict(max_tiles=1)),
+        max_samples=dict(det=2, vqa=2))
     assert len(multi) == 4
     for idx in range(len(multi)):
         assert multi[idx]['inputs']['clip'].shape == (1, 3, 64, 64)
     # the configs given are not modified
-    assert all(t.get('max_tiles', 4) == 4 for c in configs for t in c.pipeline
-               if t['type'] == 'DynamicTiling')
+    assert all(
+        t.get('max_tiles', 4) == 4 for c in configs for t in c.pipeline
+        if t['type'] == 'DynamicTiling')

@@ -13,9 +13,8 @@ from PIL import Image
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-PHOTO = osp.join(osp.dirname(__import__('matplotlib').__file__), 'mpl-data', 'sample_data',
-                 'grace_hopper.jpg')
+PHOTO = osp.join(
+    osp.dirname(__import__('matplotlib').__file__), 'mpl-data', 'sample_data', 'grace_hopper.jpg')
 
 
 @pytest.fixture(scope='module')
@@ -36,8 +35,14 @@ def test_prompt_mode_reports_each_bad_file_and_answers_the_rest(config_file, tmp
     Image.fromarray(np.full((1, 1), 7, np.uint8)).save(dot)
     out = tmp_path / 'out'
     torch.manual_seed(0)
-    status = image_demo.main([PHOTO, str(text), str(cut), str(tmp_path / 'gone.jpg'), str(dot),
-                              'what is in the image ?', config_file, '--out-dir', str(out)])
+    status = image_demo.main([
+        PHOTO,
+        str(text),
+        str(cut),
+        str(tmp_path / 'gone.jpg'),
+        str(dot), 'what is in the image ?', config_file, '--out-dir',
+        str(out)
+    ])
     captured = capsys.readouterr()
     assert status == 1  # some inputs failed
     assert "notes.jpg: cannot answer: " in captured.err and 'is not an image file' in captured.err

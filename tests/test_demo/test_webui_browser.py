@@ -23,10 +23,9 @@ from PIL import Image
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
 CHROMIUM = '/usr/bin/chromium'
-PHOTO = osp.join(osp.dirname(__import__('matplotlib').__file__), 'mpl-data', 'sample_data',
-                 'grace_hopper.jpg')
+PHOTO = osp.join(
+    osp.dirname(__import__('matplotlib').__file__), 'mpl-data', 'sample_data', 'grace_hopper.jpg')
 TIMEOUT_MS = 90_000
 
 
@@ -52,8 +51,7 @@ def server(tmp_path_factory):
     inferencer = VisionLLMInferencer(toy_config(str(tmp_path_factory.mktemp('tok'))))
     app = webui.build_app(inferencer, note='tiny random model (test)')
     port = _free_port()
-    app.launch(server_name='127.0.0.1', server_port=port, prevent_thread_lock=True,
-               quiet=True)
+    app.launch(server_name='127.0.0.1', server_port=port, prevent_thread_lock=True, quiet=True)
     yield inferencer, f'http://127.0.0.1:{port}/'
     app.close()
 
@@ -67,7 +65,8 @@ def _wait_bot(page, count: int) -> str:
     """Wait for the ``count``-th reply of the model and return its text."""
     page.wait_for_function(f'n => {BOT_ROWS}.length >= n', arg=count, timeout=TIMEOUT_MS)
     page.wait_for_function(  # the round trip is over when the message box is cleared
-        '() => document.querySelector("#message textarea").value === ""', timeout=TIMEOUT_MS)
+        '() => document.querySelector("#message textarea").value === ""',
+        timeout=TIMEOUT_MS)
     return page.evaluate(f'n => {BOT_ROWS}[n - 1].innerText', count)
 
 
@@ -78,8 +77,10 @@ def _send(page, text: str) -> None:
 
 def _upload(page, path: str, expected: str) -> None:
     page.set_input_files('#upload input[type=file]', path)
-    page.wait_for_function('t => document.querySelector("#status").innerText.includes(t)',
-                           arg=expected, timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        't => document.querySelector("#status").innerText.includes(t)',
+        arg=expected,
+        timeout=TIMEOUT_MS)
 
 
 @pytest.mark.slow  # 70 s on 2 shared cores
@@ -95,8 +96,7 @@ def test_web_chat_in_headless_chromium(server, tmp_path):
     screenshot = os.environ.get('WEBUI_SCREENSHOT') or str(tmp_path / 'webui.png')
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=['--no-sandbox'])
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=['--no-sandbox'])
         page = browser.new_page(viewport={'width': 1280, 'height': 1500})
         page.goto(url, wait_until='domcontentloaded')
         page.wait_for_selector('#send', timeout=TIMEOUT_MS)
@@ -108,8 +108,7 @@ def test_web_chat_in_headless_chromium(server, tmp_path):
         _send(page, '   ')
         assert 'empty prompt' in _wait_bot(page, 1)
 
-        handle = force_tokens(inferencer.model, ['circle', '[DET]', ',', 'square', '[DET]',
-                                                 '</s>'])
+        handle = force_tokens(inferencer.model, ['circle', '[DET]', ',', 'square', '[DET]', '</s>'])
         try:
             _send(page, 'detect all objects .')
             detection = _wait_bot(page, 2)

@@ -40,14 +40,18 @@ TIMEOUT = 600  # a hang (the old behaviour over NCCL) fails the test instead of 
 
 def _env(port: int) -> dict:
     bin_dir = osp.dirname(sys.executable)  # dist_train.sh calls `python`: the venv's
-    return dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get('PATH', ''),
-                PYTHONPATH=osp.join(REPO, 'tests', 'data'), PORT=str(port), OMP_NUM_THREADS='1',
-                DS_ACCELERATOR='cpu')
+    return dict(
+        os.environ,
+        PATH=bin_dir + os.pathsep + os.environ.get('PATH', ''),
+        PYTHONPATH=osp.join(REPO, 'tests', 'data'),
+        PORT=str(port),
+        OMP_NUM_THREADS='1',
+        DS_ACCELERATOR='cpu')
 
 
 def _start(args, cwd, port):
-    return subprocess.Popen(args, cwd=cwd, env=_env(port), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        args, cwd=cwd, env=_env(port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _finish(proc) -> str:
@@ -62,13 +66,18 @@ def _finish(proc) -> str:
 
 
 def _train_one(work_dir, cwd, port):
-    return _start([sys.executable, osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir',
-                   work_dir, '--cfg-options', 'train_dataloader.batch_size=4'], cwd, port)
+    return _start([
+        sys.executable,
+        osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work_dir, '--cfg-options',
+        'train_dataloader.batch_size=4'
+    ], cwd, port)
 
 
 def _train_two(work_dir, cwd, port, *extra, config=CONFIG):
-    return _start(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2', '--work-dir',
-                   work_dir, *extra], cwd, port)
+    return _start([
+        'bash',
+        osp.join(REPO, 'tools', 'dist_train.sh'), config, '2', '--work-dir', work_dir, *extra
+    ], cwd, port)
 
 
 def _max_diff(a: dict, b: dict) -> float:
@@ -79,9 +88,14 @@ def _max_diff(a: dict, b: dict) -> float:
 @pytest.fixture(scope='module')
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp('ddp')
-    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc', 'generate_shapesworld.py'),
-                    '--out-dir', 'data/shapesworld', '--num-train', '12', '--num-val', '2',
-                    '--img-size', '128', '--no-progress'], cwd=root, check=True, timeout=300)
+    subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'misc', 'generate_shapesworld.py'), '--out-dir', 'data/shapesworld',
+        '--num-train', '12', '--num-val', '2', '--img-size', '128', '--no-progress'
+    ],
+                   cwd=root,
+                   check=True,
+                   timeout=300)
     return root
 
 
@@ -117,8 +131,8 @@ def test_two_cpu_ranks_with_and_without_seg_match_one_process(workspace, one_pro
 
     os.makedirs(resumed)
     shutil.copy(osp.join(two, 'iter_2.pth'), osp.join(resumed, 'iter_2.pth'))
-    log = _finish(_train_two(resumed, workspace, 29633, '--resume',
-                             osp.join(resumed, 'iter_2.pth')))
+    log = _finish(
+        _train_two(resumed, workspace, 29633, '--resume', osp.join(resumed, 'iter_2.pth')))
     assert 'resumed' in log.lower()
     assert osp.isfile(osp.join(resumed, 'iter_4.pth'))
     for rank in (0, 1):
@@ -130,8 +144,9 @@ def test_two_cpu_ranks_with_and_without_seg_match_one_process(workspace, one_pro
 def test_fsdp_on_two_cpu_ranks_trains_saves_consolidated_and_resumes(workspace, one_process):
     fsdp, resumed = str(workspace / 'fsdp'), str(workspace / 'fsdp_resumed')
     start = osp.join(one_process, 'init_checkpoint.pth')  # the single process's initial weights
-    _finish(_train_two(fsdp, workspace, 29641, '--cfg-options', f'load_from={start}',
-                       config=FSDP_CONFIG))
+    _finish(
+        _train_two(
+            fsdp, workspace, 29641, '--cfg-options', f'load_from={start}', config=FSDP_CONFIG))
     plain = _checkpoint_state(osp.join(one_process, 'iter_4.pth'))
     consolidated = _checkpoint_state(osp.join(fsdp, 'iter_4.pth'))
     assert consolidated.keys() == plain.keys()  # the plain model's names, every tensor whole
@@ -141,15 +156,20 @@ def test_fsdp_on_two_cpu_ranks_trains_saves_consolidated_and_resumes(workspace, 
 
     os.makedirs(resumed)
     shutil.copy(osp.join(fsdp, 'iter_2.pth'), osp.join(resumed, 'iter_2.pth'))
-    log = _finish(_train_two(resumed, workspace, 29642, '--resume',
-                             osp.join(resumed, 'iter_2.pth'), config=FSDP_CONFIG))
+    log = _finish(
+        _train_two(
+            resumed,
+            workspace,
+            29642,
+            '--resume',
+            osp.join(resumed, 'iter_2.pth'),
+            config=FSDP_CONFIG))
     assert 'resumed epoch: 0, iter: 2' in log
     assert _max_diff(_checkpoint_state(osp.join(resumed, 'iter_4.pth')), consolidated) == 0.0
 
 
 @pytest.mark.slow
-def test_deepspeed_zero2_on_two_cpu_ranks_trains_consolidates_and_resumes(workspace,
-                                                                          one_process):
+def test_deepspeed_zero2_on_two_cpu_ranks_trains_consolidates_and_resumes(workspace, one_process):
     pytest.importorskip('deepspeed')
     zero, resumed = str(workspace / 'zero2'), str(workspace / 'zero2_resumed')
     start = osp.join(one_process, 'init_checkpoint.pth')
@@ -158,16 +178,26 @@ def test_deepspeed_zero2_on_two_cpu_ranks_trains_consolidates_and_resumes(worksp
     _finish(_train_two(zero, workspace, 29651, *init, config=DS_CONFIG))
     plain = _checkpoint_state(osp.join(one_process, 'iter_4.pth'))
     out = osp.join(zero, 'consolidated.pth')
-    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'model_converters',
-                                             'consolidate_checkpoint.py'),
-                    osp.join(zero, 'iter_4.pth'), out], check=True, timeout=300)
+    subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'model_converters', 'consolidate_checkpoint.py'),
+        osp.join(zero, 'iter_4.pth'), out
+    ],
+                   check=True,
+                   timeout=300)
     consolidated = _checkpoint_state(out)
     assert consolidated.keys() == plain.keys()
     assert _max_diff(consolidated, plain) <= 1e-5
 
     shutil.copytree(osp.join(zero, 'iter_2.pth'), osp.join(resumed, 'iter_2.pth'))
-    log = _finish(_train_two(resumed, workspace, 29652, '--resume',
-                             osp.join(resumed, 'iter_2.pth'), config=DS_CONFIG))
+    log = _finish(
+        _train_two(
+            resumed,
+            workspace,
+            29652,
+            '--resume',
+            osp.join(resumed, 'iter_2.pth'),
+            config=DS_CONFIG))
     assert 'resumed epoch: 0, iter: 2' in log
     assert _max_diff(load_params(resumed), load_params(zero)) == 0.0
 

@@ -14,8 +14,8 @@ STAGE2 = osp.join(REPO, 'configs', 'visionllmv2', 'visionllmv2_7b_coco_stage2{}.
 def test_stage2_keeps_plain_ddp():
     cfg = Config.fromfile(STAGE2.format(''))
     assert 'runner_type' not in cfg and 'strategy' not in cfg
-    assert cfg.model_wrapper_cfg == dict(type='MMDistributedDataParallel',
-                                         find_unused_parameters=True)
+    assert cfg.model_wrapper_cfg == dict(
+        type='MMDistributedDataParallel', find_unused_parameters=True)
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
 
 
@@ -55,8 +55,9 @@ def test_wrap_policy_picks_forward_called_units():
     from transformers.models.llama.modeling_llama import LlamaDecoderLayer
 
     from mmvisionllm.engine import visionllm_wrap_policy
-    layer = LlamaDecoderLayer(LlamaConfig(hidden_size=8, intermediate_size=16,
-                                          num_attention_heads=2, num_key_value_heads=2), 0)
+    layer = LlamaDecoderLayer(
+        LlamaConfig(
+            hidden_size=8, intermediate_size=16, num_attention_heads=2, num_key_value_heads=2), 0)
     assert visionllm_wrap_policy(layer, recurse=False, nonwrapped_numel=0)
     assert not visionllm_wrap_policy(nn.Linear(2, 2), recurse=False, nonwrapped_numel=0)
     assert visionllm_wrap_policy(nn.Linear(2, 2), recurse=True, nonwrapped_numel=0)

@@ -31,8 +31,10 @@ def toy_cfg(work_dir, config=ITER_CONFIG, **options) -> Config:
 
 
 def test_nan_loss_stops_at_the_first_non_finite_step(tmp_path):
-    cfg = toy_cfg(tmp_path, **{'optim_wrapper.optimizer.lr': 1e30,
-                               'default_hooks.checkpoint.interval': 1})
+    cfg = toy_cfg(tmp_path, **{
+        'optim_wrapper.optimizer.lr': 1e30,
+        'default_hooks.checkpoint.interval': 1
+    })
     runner = CheckedLoadRunner.from_cfg(cfg)
     with pytest.raises(NonFiniteLossError, match=r'stopped at iteration 2 .*loss_mse') as error:
         runner.train()
@@ -56,9 +58,10 @@ def test_forward_failure_on_diverged_weights_names_the_iteration(tmp_path):
     cfg = toy_cfg(tmp_path, **{'optim_wrapper.optimizer.lr': 1e30})
     cfg.model = dict(type='MatcherLikeRegressor')
     runner = CheckedLoadRunner.from_cfg(cfg)
-    with pytest.raises(NonFiniteLossError,
-                       match=r'iteration 2 .*weights diverged \(parameter linear.weight reaches '
-                       r'.*ValueError: matrix contains invalid numeric entries'):
+    with pytest.raises(
+            NonFiniteLossError,
+            match=r'iteration 2 .*weights diverged \(parameter linear.weight reaches '
+            r'.*ValueError: matrix contains invalid numeric entries'):
         runner.train()
 
 
@@ -109,8 +112,13 @@ def test_tools_test_refuses_a_checkpoint_under_a_prefix(tmp_path):
 
 
 def resume_args(work_dir, resume='auto', cfg_options=None) -> argparse.Namespace:
-    return argparse.Namespace(launcher='none', cfg_options=cfg_options, work_dir=str(work_dir),
-                              amp=False, auto_scale_lr=False, resume=resume)
+    return argparse.Namespace(
+        launcher='none',
+        cfg_options=cfg_options,
+        work_dir=str(work_dir),
+        amp=False,
+        auto_scale_lr=False,
+        resume=resume)
 
 
 def test_resume_in_an_empty_work_dir_is_an_error(tmp_path):
@@ -151,8 +159,12 @@ def test_top_level_key_typo_is_an_error(tmp_path, where):
     with pytest.raises(ConfigKeyError, match='"trian_cfg".*did you mean "train_cfg"'):
         train_tool.apply_args(cfg, resume_args(tmp_path, resume=None, cfg_options=options))
     # helper variables and new settings of existing keys stay allowed
-    train_tool.apply_args(Config.fromfile(ITER_CONFIG),
-                          resume_args(tmp_path, None, {'max_iters': 3, 'train_cfg.max_iters': 3}))
+    train_tool.apply_args(
+        Config.fromfile(ITER_CONFIG),
+        resume_args(tmp_path, None, {
+            'max_iters': 3,
+            'train_cfg.max_iters': 3
+        }))
 
 
 class Payload:

@@ -30,9 +30,11 @@ class RecordLossesHook(Hook):
         self.run = run
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        RecordLossesHook.records.setdefault(self.run, []).append(
-            (runner.iter + 1, {k: float(torch.as_tensor(v).detach()) for k, v in outputs.items()
-                               if 'loss' in k}))
+        RecordLossesHook.records.setdefault(self.run, []).append((runner.iter + 1, {
+            k:
+            float(torch.as_tensor(v).detach())
+            for k, v in outputs.items() if 'loss' in k
+        }))
 
 
 def generalist_runner(work_dir: str, run: str, kill_after: int = None, resume_from: str = None):
@@ -40,13 +42,18 @@ def generalist_runner(work_dir: str, run: str, kill_after: int = None, resume_fr
     cfg.work_dir = work_dir
     cfg.experiment_name = run
     cfg.merge_from_dict({
-        'train_cfg.max_iters': MAX_ITERS,
-        'train_dataloader.num_workers': 0,
-        'train_dataloader.persistent_workers': False,
-        'train_dataloader.batch_size': 2,
+        'train_cfg.max_iters':
+        MAX_ITERS,
+        'train_dataloader.num_workers':
+        0,
+        'train_dataloader.persistent_workers':
+        False,
+        'train_dataloader.batch_size':
+        2,
         'train_dataloader.batch_sampler.group_ratios':
         dict(det=0.3, pose=0.2, text=0.2, gen=0.15, edit=0.15),
-        'default_hooks.checkpoint.interval': KILL_AFTER,
+        'default_hooks.checkpoint.interval':
+        KILL_AFTER,
         'param_scheduler': [dict(type='ConstantLR', factor=1.0, by_epoch=False)],
         'custom_hooks': [
             dict(type='SimulatedKillHook', kill_after_iter=kill_after),
@@ -60,8 +67,8 @@ def generalist_runner(work_dir: str, run: str, kill_after: int = None, resume_fr
 
 @pytest.mark.slow
 def test_resumed_generalist_equals_the_uninterrupted_run(tmp_path, monkeypatch):
-    generate_shapesworld(str(tmp_path / 'data' / 'shapesworld'), num_train=24, num_val=4,
-                         show_progress=False)
+    generate_shapesworld(
+        str(tmp_path / 'data' / 'shapesworld'), num_train=24, num_val=4, show_progress=False)
     monkeypatch.chdir(tmp_path)  # the config reads data/shapesworld/
     RecordLossesHook.records.clear()
     full = generalist_runner('full', 'full')
@@ -69,8 +76,8 @@ def test_resumed_generalist_equals_the_uninterrupted_run(tmp_path, monkeypatch):
     killed = generalist_runner('killed', 'killed', kill_after=KILL_AFTER)
     with pytest.raises(SimulatedKill):
         killed.train()
-    resumed = generalist_runner('killed', 'resumed',
-                                resume_from=osp.join('killed', f'iter_{KILL_AFTER}.pth'))
+    resumed = generalist_runner(
+        'killed', 'resumed', resume_from=osp.join('killed', f'iter_{KILL_AFTER}.pth'))
     resumed.train()
 
     records = RecordLossesHook.records

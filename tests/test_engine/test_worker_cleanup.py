@@ -33,10 +33,15 @@ def alive(pid: int) -> bool:
 def test_workers_die_with_the_killed_run(tmp_path):
     env = dict(os.environ, PYTHONPATH=osp.join(REPO_ROOT, 'tests', 'data'))
     proc = subprocess.Popen([
-        sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(tmp_path), '--cfg-options',
-        'train_dataloader.num_workers=2', 'train_dataloader.persistent_workers=True',
-        'train_dataloader.dataset.delay=0.05', 'train_cfg.max_iters=100000'
-    ], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+        str(tmp_path), '--cfg-options', 'train_dataloader.num_workers=2',
+        'train_dataloader.persistent_workers=True', 'train_dataloader.dataset.delay=0.05',
+        'train_cfg.max_iters=100000'
+    ],
+                            cwd=REPO_ROOT,
+                            env=env,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     workers = []
     try:
         deadline = time.time() + 240

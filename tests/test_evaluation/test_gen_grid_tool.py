@@ -37,8 +37,9 @@ def test_gen_grid_runs_on_a_config(gen_grid, tmp_path, monkeypatch):
     from mmvisionllm.models.mllm import VisionLLMv2
     from mmvisionllm.models.mllm.link_generation import EmittedLink, GeneratedTurn
     replies = iter([
-        GeneratedTurn('here is the image [GEN]',
-                      links=[EmittedLink('[GEN]', 'gen', 'image', torch.randn(8, 64))]),
+        GeneratedTurn(
+            'here is the image [GEN]',
+            links=[EmittedLink('[GEN]', 'gen', 'image', torch.randn(8, 64))]),
         GeneratedTurn('no .')
     ])
     monkeypatch.setattr(VisionLLMv2, 'generate_turns', lambda self, *args: [next(replies)])

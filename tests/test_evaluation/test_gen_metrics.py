@@ -40,12 +40,15 @@ def _scene(*objects) -> Scene:
 
 SCENES = [
     _scene(SceneObject('circle', 'red', 'large', (40.0, 50.0), 18.0)),
-    _scene(SceneObject('star', 'blue', 'large', (36.0, 40.0), 18.0),
-           SceneObject('square', 'yellow', 'small', (95.0, 90.0), 9.0, 10.0)),
-    _scene(SceneObject('triangle', 'green', 'large', (64.0, 40.0), 17.0, 5.0),
-           SceneObject('cross', 'purple', 'small', (60.0, 100.0), 9.0)),
-    _scene(SceneObject('square', 'red', 'small', (30.0, 90.0), 9.0),
-           SceneObject('circle', 'green', 'large', (90.0, 40.0), 16.0)),
+    _scene(
+        SceneObject('star', 'blue', 'large', (36.0, 40.0), 18.0),
+        SceneObject('square', 'yellow', 'small', (95.0, 90.0), 9.0, 10.0)),
+    _scene(
+        SceneObject('triangle', 'green', 'large', (64.0, 40.0), 17.0, 5.0),
+        SceneObject('cross', 'purple', 'small', (60.0, 100.0), 9.0)),
+    _scene(
+        SceneObject('square', 'red', 'small', (30.0, 90.0), 9.0),
+        SceneObject('circle', 'green', 'large', (90.0, 40.0), 16.0)),
 ]
 
 
@@ -102,8 +105,10 @@ class OracleDetector:
 
 
 def _gen_samples(images, captions):
-    return [dict(pred_image=_chw(img) if img is not None else None, caption=cap)
-            for img, cap in zip(images, captions)]
+    return [
+        dict(pred_image=_chw(img) if img is not None else None, caption=cap)
+        for img, cap in zip(images, captions)
+    ]
 
 
 def test_parse_dataset_captions_and_templates():
@@ -111,12 +116,12 @@ def test_parse_dataset_captions_and_templates():
     assert set(vocab.colours) == set(COLOURS) and vocab.classes == CATEGORY_NAMES
     present, absent = parse_caption(
         'Please generate an image of a large red circle left of a small blue star.', vocab)
-    assert [(s.category, s.colour, s.size, s.count) for s in present] == [
-        ('circle', 'red', 'large', 1), ('star', 'blue', 'small', 1)]
+    assert [(s.category, s.colour, s.size, s.count)
+            for s in present] == [('circle', 'red', 'large', 1), ('star', 'blue', 'small', 1)]
     assert absent == []
     present, absent = parse_caption('Draw two small yellow stars and 3 crosses, no squares.', vocab)
-    assert [(s.category, s.colour, s.count) for s in present] == [
-        ('star', 'yellow', 2), ('cross', None, 3)]
+    assert [(s.category, s.colour, s.count) for s in present] == [('star', 'yellow', 2),
+                                                                  ('cross', None, 3)]
     assert [s.category for s in absent] == ['square']
     # the dataset's own t2i captions parse to exactly the scene's objects
     for scene in SCENES:
@@ -171,8 +176,9 @@ def test_geneval_known_answers(with_masks):
     names = list(COLOURS)
     recoloured = []
     for scene in SCENES:
-        objs = [o.with_colour(names[(names.index(o.colour) + 1) % len(names)])
-                for o in scene.objects]
+        objs = [
+            o.with_colour(names[(names.index(o.colour) + 1) % len(names)]) for o in scene.objects
+        ]
         recoloured.append(_render(_scene(*objs)))
     metric.process({}, _gen_samples(recoloured, captions))
     assert metric.evaluate(len(SCENES))['geneval/accuracy'] == 0.0
@@ -213,8 +219,10 @@ def test_edit_metric_known_answers():
     metric = ShapesEditMetric(detector=detector)
 
     def run(preds):
-        samples = [dict(pred_image=None if p is None else _chw(p), gt_image=_chw(_render(t)))
-                   for p, (_, t) in zip(preds, triplets)]
+        samples = [
+            dict(pred_image=None if p is None else _chw(p), gt_image=_chw(_render(t)))
+            for p, (_, t) in zip(preds, triplets)
+        ]
         metric.process({}, samples)
         return metric.evaluate(len(samples))
 
@@ -234,22 +242,22 @@ def test_edit_metric_known_answers():
 def test_edit_metric_scores_the_unchanged_source(tmp_path):
     """reference_images: the do-nothing edit (source read from img_path) is the chance level."""
     triplets = _edit_triplets()
-    metric = ShapesEditMetric(detector=OracleDetector([s for pair in triplets for s in pair]),
-                              reference_images=True)
+    metric = ShapesEditMetric(
+        detector=OracleDetector([s for pair in triplets for s in pair]), reference_images=True)
     samples = []
     for k, (source, target) in enumerate(triplets):
         path = str(tmp_path / f'source_{k}.png')
         mmcv.imwrite(_render(source)[..., ::-1], path)
-        samples.append(dict(pred_image=_chw(_render(target)), gt_image=_chw(_render(target)),
-                            img_path=path))
+        samples.append(
+            dict(pred_image=_chw(_render(target)), gt_image=_chw(_render(target)), img_path=path))
     metric.process({}, samples)
     result = metric.evaluate(len(samples))
     assert result['edit/success'] == 1.0 and result['edit/source_success'] == 0.0
     assert 0.0 < result['edit/source_l1'] < 0.05
     # the second sample gets the first one's target: a real image, the wrong edit
     assert result['edit/mismatched_success'] == 0.0
-    same_twice = ShapesEditMetric(detector=OracleDetector([s for pair in triplets for s in pair]),
-                                  reference_images=True)
+    same_twice = ShapesEditMetric(
+        detector=OracleDetector([s for pair in triplets for s in pair]), reference_images=True)
     same_twice.process({}, [samples[0], samples[0]])  # the "wrong" target is the right one
     assert same_twice.evaluate(2)['edit/mismatched_success'] == 1.0
     pixels_only = ShapesEditMetric(detector=None, reference_images=True)
@@ -273,8 +281,10 @@ def test_gen_metric_reference_images():
     """Real images score the detector's upper bound; another prompt's image scores chance."""
     captions = [_caption(s) for s in SCENES]
     metric = ShapesGenEvalMetric(detector=OracleDetector(SCENES), reference_images=True)
-    metric.process({}, [dict(pred_image=None, gt_image=_chw(_render(s)), caption=c)
-                        for s, c in zip(SCENES, captions)])
+    metric.process({}, [
+        dict(pred_image=None, gt_image=_chw(_render(s)), caption=c)
+        for s, c in zip(SCENES, captions)
+    ])
     result = metric.evaluate(len(SCENES))
     assert result['geneval/accuracy'] == 0.0  # nothing generated
     assert result['geneval/accuracy_real_images'] == 1.0
@@ -295,8 +305,8 @@ def test_pixel_frechet_distance():
     shuffled = real[1:] + real[:1]  # same distribution, other pairing: still 0
     metric.process({}, [dict(pred_image=_chw(a), gt_image=_chw(b)) for a, b in zip(shuffled, real)])
     assert abs(metric.evaluate(len(real))['gen/pixel_fd'] - same) < 1e-3
-    metric.process({}, [
-        dict(pred_image=_chw(_noise(i)), gt_image=_chw(img)) for i, img in enumerate(real)])
+    metric.process(
+        {}, [dict(pred_image=_chw(_noise(i)), gt_image=_chw(img)) for i, img in enumerate(real)])
     assert metric.evaluate(len(real))['gen/pixel_fd'] > same + 5.0
 
     # the mean image given for every prompt: worse than the real set, 0 when all targets are equal
@@ -311,8 +321,9 @@ def test_pixel_frechet_distance():
 def test_pixel_frechet_distance_counts_missing_images_and_refuses_missing_targets():
     real = [_render(s) for s in SCENES]
     metric = PixelFrechetDistance()
-    metric.process({}, [dict(pred_image=_chw(img), gt_image=_chw(img)) for img in real] +
-                   [dict(pred_image=None, gt_image=_chw(real[0]), img_id=7)])
+    metric.process({},
+                   [dict(pred_image=_chw(img), gt_image=_chw(img))
+                    for img in real] + [dict(pred_image=None, gt_image=_chw(real[0]), img_id=7)])
     result = metric.evaluate(len(real) + 1)
     assert result['gen/num_missing'] == 1 and result['gen/num_samples'] == len(real)
     assert result['gen/pixel_fd'] < 1e-3  # the scored pairs are identical
@@ -335,8 +346,10 @@ def test_detector_with_non_finite_boxes_is_refused():
 
 def test_mmdet_detector_missing_paths(tmp_path):
     metric = ShapesGenEvalMetric(
-        detector=dict(type='MMDetShapesDetector', config=str(tmp_path / 'nope.py'),
-                      checkpoint=str(tmp_path / 'nope.pth')))  # built lazily: training may start
+        detector=dict(
+            type='MMDetShapesDetector',
+            config=str(tmp_path / 'nope.py'),
+            checkpoint=str(tmp_path / 'nope.pth')))  # built lazily: training may start
     with pytest.raises(FileNotFoundError, match='detector.config'):
         metric.process({}, _gen_samples([_render(SCENES[0])], ['a large red circle']))
 
@@ -349,8 +362,8 @@ def test_mmdet_detector_from_config_and_checkpoint(tmp_path):
     model.init_weights()  # init_detector leaves that to the checkpoint; unset memory may be NaN
     checkpoint = str(tmp_path / 'dino_random.pth')
     torch.save(
-        dict(state_dict=model.state_dict(),
-             meta=dict(dataset_meta=dict(classes=CATEGORY_NAMES))), checkpoint)
+        dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=CATEGORY_NAMES))),
+        checkpoint)
     metric = ShapesGenEvalMetric(
         detector=dict(type='MMDetShapesDetector', config=config, checkpoint=checkpoint))
     assert metric.detector.classes == CATEGORY_NAMES
@@ -385,9 +398,14 @@ model = dict(llm=dict(tokenizer_path='{tokenizer_dir}',
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
 
     def fixed_reply(self, *args):
-        return [GeneratedTurn('circle [DET] , star [DET]', links=[
-            EmittedLink('[DET]', 'det', 'circle', torch.randn(4, 64)),
-            EmittedLink('[DET]', 'det', 'star', torch.randn(4, 64))])]
+        return [
+            GeneratedTurn(
+                'circle [DET] , star [DET]',
+                links=[
+                    EmittedLink('[DET]', 'det', 'circle', torch.randn(4, 64)),
+                    EmittedLink('[DET]', 'det', 'star', torch.randn(4, 64))
+                ])
+        ]
 
     monkeypatch.setattr(VisionLLMv2, 'generate_turns', fixed_reply)
     detector = VisionLLMShapesDetector(
@@ -396,8 +414,9 @@ model = dict(llm=dict(tokenizer_path='{tokenizer_dir}',
     (det, ) = detector([_render(SCENES[0])])
     n = len(det['scores'])
     assert n > 0 and det['bboxes'].shape == (n, 4)
-    assert set(det['labels'].tolist()) <= {CATEGORY_NAMES.index('circle'),
-                                           CATEGORY_NAMES.index('star')}
+    assert set(
+        det['labels'].tolist()) <= {CATEGORY_NAMES.index('circle'),
+                                    CATEGORY_NAMES.index('star')}
     metric = ShapesGenEvalMetric(detector=detector)
     metric.process({}, _gen_samples([_render(SCENES[0])], [_caption(SCENES[0])]))
     assert 0.0 <= metric.evaluate(1)['geneval/accuracy'] <= 1.0

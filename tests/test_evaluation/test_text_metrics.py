@@ -35,8 +35,10 @@ def test_vqa_accuracy_counts_humans():
 
 def test_vqa_metric_perfect_and_wrong():
     metric = VQAAccuracy()
-    metric.process({}, [dict(pred_text='Yes', gt_answers=['yes'] * 10),
-                        dict(pred_text='blue', gt_answers=['red'] * 10)])
+    metric.process({}, [
+        dict(pred_text='Yes', gt_answers=['yes'] * 10),
+        dict(pred_text='blue', gt_answers=['red'] * 10)
+    ])
     assert metric.evaluate(2) == {'vqa/accuracy': 0.5}
     with pytest.raises(KeyError, match='sample 7 has no `pred_text`'):
         metric.process({}, [dict(question_id=7, gt_answers=['yes'])])
@@ -48,15 +50,21 @@ def test_vqa_metric_per_answer_type():
         dict(pred_text='yes', gt_answers=['yes'] * 10, answer_type='yes/no'),
         dict(pred_text='no', gt_answers=['yes'] * 10, answer_type='yes/no'),
         dict(pred_text='3', gt_answers=['3'] * 10, answer_type='number'),
-        dict(pred_text='red', gt_answers=['red'] * 10)])
-    assert metric.evaluate(4) == {'vqa/accuracy': 0.75, 'vqa/accuracy_number': 1.0,
-                                  'vqa/accuracy_yes/no': 0.5}
+        dict(pred_text='red', gt_answers=['red'] * 10)
+    ])
+    assert metric.evaluate(4) == {
+        'vqa/accuracy': 0.75,
+        'vqa/accuracy_number': 1.0,
+        'vqa/accuracy_yes/no': 0.5
+    }
 
 
 def test_caption_metric_prefers_right_captions():
-    refs = {0: ['a red circle and a blue square', 'a blue square and a red circle'],
-            1: ['a green star above a yellow triangle'],
-            2: ['two purple circles']}
+    refs = {
+        0: ['a red circle and a blue square', 'a blue square and a red circle'],
+        1: ['a green star above a yellow triangle'],
+        2: ['two purple circles']
+    }
 
     def score(preds):
         metric = CaptionMetric()
@@ -77,8 +85,9 @@ def test_caption_metric_shuffled_references_expose_image_blind_captions():
 
     def score(preds):
         metric = CaptionMetric(shuffled_references=True)
-        metric.process({}, [dict(pred_text=p, gt_captions=r, img_id=i)
-                            for i, (p, r) in enumerate(zip(preds, refs))])
+        metric.process({}, [
+            dict(pred_text=p, gt_captions=r, img_id=i) for i, (p, r) in enumerate(zip(preds, refs))
+        ])
         return metric.evaluate(len(refs))
 
     right = score([r[0] for r in refs])

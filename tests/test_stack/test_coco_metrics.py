@@ -19,16 +19,28 @@ def write_coco(path, with_keypoints: bool) -> None:
     images = [dict(id=i, file_name=f'{i}.png', width=100, height=100) for i in BOXES]
     categories = [dict(id=1, name='a'), dict(id=2, name='b')]
     if with_keypoints:
-        categories = [dict(id=1, name='person', keypoints=[f'k{i}' for i in range(NUM_KPTS)],
-                           skeleton=[[1, 2], [2, 3], [3, 4]])]
+        categories = [
+            dict(
+                id=1,
+                name='person',
+                keypoints=[f'k{i}' for i in range(NUM_KPTS)],
+                skeleton=[[1, 2], [2, 3], [3, 4]])
+        ]
     annotations = []
     for img_id, boxes in BOXES.items():
         for cat, x, y, w, h in boxes:
-            ann = dict(id=len(annotations) + 1, image_id=img_id, category_id=cat,
-                       bbox=[x, y, w, h], area=w * h, iscrowd=0)
+            ann = dict(
+                id=len(annotations) + 1,
+                image_id=img_id,
+                category_id=cat,
+                bbox=[x, y, w, h],
+                area=w * h,
+                iscrowd=0)
             if with_keypoints:
-                ann.update(category_id=1, keypoints=keypoints_of(x, y, w, h).tolist(),
-                           num_keypoints=NUM_KPTS)
+                ann.update(
+                    category_id=1,
+                    keypoints=keypoints_of(x, y, w, h).tolist(),
+                    num_keypoints=NUM_KPTS)
             annotations.append(ann)
     with open(path, 'w') as f:
         json.dump(dict(images=images, annotations=annotations, categories=categories), f)
@@ -45,9 +57,14 @@ def det_predictions(shift: float) -> list:
     for img_id, boxes in BOXES.items():
         xyxy = torch.tensor([[x + shift, y + shift, x + w + shift, y + h + shift]
                              for _, x, y, w, h in boxes])
-        samples.append(dict(img_id=img_id, ori_shape=(100, 100),
-                            pred_instances=dict(bboxes=xyxy, scores=torch.ones(len(boxes)),
-                                                labels=torch.tensor([c - 1 for c, *_ in boxes]))))
+        samples.append(
+            dict(
+                img_id=img_id,
+                ori_shape=(100, 100),
+                pred_instances=dict(
+                    bboxes=xyxy,
+                    scores=torch.ones(len(boxes)),
+                    labels=torch.tensor([c - 1 for c, *_ in boxes]))))
     return samples
 
 
@@ -68,16 +85,22 @@ def test_mmdet_coco_metric(tmp_path, shift, expect_perfect):
 def pose_predictions(shift: float) -> list:
     samples = []
     for img_id, boxes in BOXES.items():
-        kpts = np.stack([keypoints_of(x, y, w, h).reshape(-1, 3)[:, :2] + shift
-                         for _, x, y, w, h in boxes])
+        kpts = np.stack(
+            [keypoints_of(x, y, w, h).reshape(-1, 3)[:, :2] + shift for _, x, y, w, h in boxes])
         xyxy = np.array([[x, y, x + w, y + h] for _, x, y, w, h in boxes], dtype=np.float32)
         # several persons per image (bottom-up style): 'id' must be a sequence, otherwise mmpose
         # de-duplicates the instances of one sample as if they were one top-down prediction
-        samples.append(dict(id=[img_id * 10 + i for i in range(len(boxes))], img_id=img_id,
-                            ori_shape=(100, 100), gt_instances=dict(),
-                            pred_instances=dict(keypoints=kpts,
-                                                keypoint_scores=np.ones(kpts.shape[:2]),
-                                                bboxes=xyxy, bbox_scores=np.ones(len(boxes)))))
+        samples.append(
+            dict(
+                id=[img_id * 10 + i for i in range(len(boxes))],
+                img_id=img_id,
+                ori_shape=(100, 100),
+                gt_instances=dict(),
+                pred_instances=dict(
+                    keypoints=kpts,
+                    keypoint_scores=np.ones(kpts.shape[:2]),
+                    bboxes=xyxy,
+                    bbox_scores=np.ones(len(boxes)))))
     return samples
 
 
@@ -86,8 +109,10 @@ def test_mmpose_coco_metric(tmp_path, shift, expect_perfect):
     ann_file = tmp_path / 'person_keypoints.json'
     write_coco(ann_file, with_keypoints=True)
     metric = PoseCocoMetric(ann_file=str(ann_file), outfile_prefix=str(tmp_path / 'pose'))
-    metric.dataset_meta = dict(dataset_name='tiny', num_keypoints=NUM_KPTS,
-                               sigmas=np.full(NUM_KPTS, 0.05, dtype=np.float32))
+    metric.dataset_meta = dict(
+        dataset_name='tiny',
+        num_keypoints=NUM_KPTS,
+        sigmas=np.full(NUM_KPTS, 0.05, dtype=np.float32))
     metric.process({}, pose_predictions(shift))
     ap = metric.evaluate(size=len(BOXES))['coco/AP']
     if expect_perfect:

@@ -32,9 +32,13 @@ def test_msda_samples_value_at_reference_points():
     ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
     # normalised pixel centres: bilinear sampling there returns the pixel value exactly
     ref = torch.stack([(xs.flatten() + 0.5) / w, (ys.flatten() + 0.5) / h], -1)[None, :, None]
-    out = attn(query=torch.zeros(1, h * w, embed_dims), value=value,
-               identity=torch.zeros(1, h * w, embed_dims), reference_points=ref,
-               spatial_shapes=torch.tensor([[h, w]]), level_start_index=torch.tensor([0]))
+    out = attn(
+        query=torch.zeros(1, h * w, embed_dims),
+        value=value,
+        identity=torch.zeros(1, h * w, embed_dims),
+        reference_points=ref,
+        spatial_shapes=torch.tensor([[h, w]]),
+        level_start_index=torch.tensor([0]))
     torch.testing.assert_close(out, value, atol=1e-5, rtol=1e-5)
 
 
@@ -46,9 +50,13 @@ def test_msda_forward_backward():
         embed_dims=embed_dims, num_heads=4, num_levels=2, num_points=4, batch_first=True)
     query = torch.randn(2, 10, embed_dims, requires_grad=True)
     value = torch.randn(2, num_value, embed_dims, requires_grad=True)
-    out = attn(query=query, value=value, reference_points=torch.rand(2, 10, 2, 2),
-               spatial_shapes=shapes,
-               level_start_index=torch.cat([shapes.new_zeros(1), shapes.prod(1).cumsum(0)[:-1]]))
+    out = attn(
+        query=query,
+        value=value,
+        reference_points=torch.rand(2, 10, 2, 2),
+        spatial_shapes=shapes,
+        level_start_index=torch.cat([shapes.new_zeros(1),
+                                     shapes.prod(1).cumsum(0)[:-1]]))
     assert out.shape == (2, 10, embed_dims)
     out.pow(2).sum().backward()
     for name, tensor in [('query', query), ('value', value)] + list(attn.named_parameters()):

@@ -15,14 +15,28 @@ SMALL_DINO = dict(
     with_box_refine=True,
     as_two_stage=True,
     data_preprocessor=dict(
-        type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=False, pad_size_divisor=32),
+        type='DetDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=False,
+        pad_size_divisor=32),
     backbone=dict(
-        type='ResNet', depth=18, base_channels=16, num_stages=4, out_indices=(1, 2, 3),
-        frozen_stages=-1, norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False),
+        type='ResNet',
+        depth=18,
+        base_channels=16,
+        num_stages=4,
+        out_indices=(1, 2, 3),
+        frozen_stages=-1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False),
     neck=dict(
-        type='ChannelMapper', in_channels=[32, 64, 128], kernel_size=1, out_channels=EMBED,
-        act_cfg=None, norm_cfg=dict(type='GN', num_groups=32), num_outs=3),
+        type='ChannelMapper',
+        in_channels=[32, 64, 128],
+        kernel_size=1,
+        out_channels=EMBED,
+        act_cfg=None,
+        norm_cfg=dict(type='GN', num_groups=32),
+        num_outs=3),
     encoder=dict(
         num_layers=1,
         layer_cfg=dict(
@@ -38,12 +52,17 @@ SMALL_DINO = dict(
         post_norm_cfg=None),
     positional_encoding=dict(num_feats=EMBED // 2, normalize=True, offset=0.0, temperature=20),
     bbox_head=dict(
-        type='DINOHead', num_classes=3, embed_dims=EMBED, sync_cls_avg_factor=True,
+        type='DINOHead',
+        num_classes=3,
+        embed_dims=EMBED,
+        sync_cls_avg_factor=True,
         loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
         loss_bbox=dict(type='L1Loss', loss_weight=5.0),
         loss_iou=dict(type='GIoULoss', loss_weight=2.0)),
-    dn_cfg=dict(label_noise_scale=0.5, box_noise_scale=1.0,
-                group_cfg=dict(dynamic=True, num_groups=None, num_dn_queries=10)),
+    dn_cfg=dict(
+        label_noise_scale=0.5,
+        box_noise_scale=1.0,
+        group_cfg=dict(dynamic=True, num_groups=None, num_dn_queries=10)),
     train_cfg=dict(
         assigner=dict(
             type='HungarianAssigner',
@@ -60,8 +79,8 @@ def make_batch(num_images: int = 2, size: int = 64) -> dict:
     inputs, samples = [], []
     for _ in range(num_images):
         inputs.append(torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=gen))
-        sample = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
-                                             scale_factor=(1., 1.)))
+        sample = DetDataSample(
+            metainfo=dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=(1., 1.)))
         xy = torch.rand(2, 2, generator=gen) * size / 2
         sample.gt_instances = InstanceData(
             bboxes=torch.cat([xy, xy + size / 3], 1), labels=torch.tensor([0, 2]))

@@ -57,8 +57,9 @@ def package_graph() -> Dict[str, Set[str]]:
             if len(source) < 2:  # mmvisionllm/__init__.py
                 continue
             edges = graph.setdefault(source[1], set())
-            edges.update(name.split('.')[1] for name in _imported_modules(path)
-                         if name.split('.')[1] != source[1])
+            edges.update(
+                name.split('.')[1] for name in _imported_modules(path)
+                if name.split('.')[1] != source[1])
     return graph
 
 
@@ -112,16 +113,22 @@ def test_no_import_cycle_between_packages():
 
 def test_no_subpackage_is_an_empty_shell():
     for name in SUBPACKAGES:
-        modules = [f for f in os.listdir(osp.join(PACKAGE_DIR, name))
-                   if f.endswith('.py') and f != '__init__.py'
-                   or osp.isfile(osp.join(PACKAGE_DIR, name, f, '__init__.py'))]
+        modules = [
+            f for f in os.listdir(osp.join(PACKAGE_DIR, name))
+            if f.endswith('.py') and f != '__init__.py'
+            or osp.isfile(osp.join(PACKAGE_DIR, name, f, '__init__.py'))
+        ]
         assert modules, f'mmvisionllm/{name}/ holds nothing but its __init__.py'
 
 
 def _import_alone(package: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
     return subprocess.run([sys.executable, '-c', f'import mmvisionllm.{package}'],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=REPO_ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
 
 
 def test_every_package_imports_alone():

@@ -23,8 +23,10 @@ class RecordStartStateHook(Hook):
 
     def before_train(self, runner) -> None:
         RecordStartStateHook.records.append(
-            dict(iter=runner.iter, epoch=runner.epoch,
-                 optimizer=copy.deepcopy(runner.optim_wrapper.state_dict())))
+            dict(
+                iter=runner.iter,
+                epoch=runner.epoch,
+                optimizer=copy.deepcopy(runner.optim_wrapper.state_dict())))
 
 
 def build_runner(work_dir: str, kill_after_epoch: int = None, resume_from: str = None) -> Runner:

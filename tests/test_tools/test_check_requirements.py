@@ -9,9 +9,11 @@ MISSING = 'surely-not-installed-package-mmvl'
 
 
 def run(*files):
-    return subprocess.run(
-        [sys.executable, 'tools/misc/check_requirements.py', *map(str, files)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, 'tools/misc/check_requirements.py', *map(str, files)],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
 
 
 def test_met_unmet_markers_and_nested_files(tmp_path):

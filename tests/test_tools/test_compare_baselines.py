@@ -14,15 +14,23 @@ def write_metrics(work_dir, metrics):
 
 
 def test_table_with_ratios(tmp_path):
-    gen = write_metrics(tmp_path / 'gen', {'det/bbox_mAP': 0.6, 'pose/AP': 0.3,
-                                           'grd/refcoco_precision@1': 0.9})
+    gen = write_metrics(tmp_path / 'gen', {
+        'det/bbox_mAP': 0.6,
+        'pose/AP': 0.3,
+        'grd/refcoco_precision@1': 0.9
+    })
     det = write_metrics(tmp_path / 'det', {'coco/bbox_mAP': 0.5})
     pose = write_metrics(tmp_path / 'pose', {'coco/AP': 0.6})
     out = tmp_path / 'table.md'
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/compare_baselines.py', '--generalist', gen,
-         '--specialist', f'det={det}', '--specialist', f'pose={pose}', '--out', str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([
+        sys.executable, 'tools/analysis_tools/compare_baselines.py', '--generalist', gen,
+        '--specialist', f'det={det}', '--specialist', f'pose={pose}', '--out',
+        str(out)
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr
     table = out.read_text()
     assert '| box AP | 0.600 | 0.500 | 1.20 |' in table
@@ -32,9 +40,14 @@ def test_table_with_ratios(tmp_path):
 
 
 def test_missing_work_dir_is_named(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/compare_baselines.py', '--generalist',
-         str(tmp_path / 'nowhere')], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([
+        sys.executable, 'tools/analysis_tools/compare_baselines.py', '--generalist',
+        str(tmp_path / 'nowhere')
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
     assert proc.returncode != 0
     assert 'nowhere/test_metrics.json not found' in proc.stderr
 
@@ -44,9 +57,13 @@ def test_mistyped_rows_and_specialists_are_errors(tmp_path):
     det = write_metrics(tmp_path / 'det', {'coco/bbox_mAP': 0.5})
 
     def run(*args):
-        return subprocess.run(
-            [sys.executable, 'tools/analysis_tools/compare_baselines.py', '--generalist', gen,
-             *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        return subprocess.run([
+            sys.executable, 'tools/analysis_tools/compare_baselines.py', '--generalist', gen, *args
+        ],
+                              cwd=REPO_ROOT,
+                              capture_output=True,
+                              text=True,
+                              timeout=120)
 
     proc = run('--specialist', f'dett={det}')
     assert proc.returncode != 0 and "specialist(s) ['dett']" in proc.stderr

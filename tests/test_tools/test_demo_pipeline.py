@@ -28,18 +28,18 @@ VISION_SMOKE_OPTIONS = [
 SMOKE_OPTIONS = [
     '--cfg-options', 'train_cfg.max_iters=2', 'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
-    'test_dataloader.persistent_workers=False',
-    'test_dataloader.dataset.max_samples.det=2', 'test_dataloader.dataset.max_samples.seg=2',
-    'test_dataloader.dataset.max_samples.grd=2', 'test_dataloader.dataset.max_samples.pose=2',
-    'test_dataloader.dataset.max_samples.vqa=2', 'test_dataloader.dataset.max_samples.caption=2',
-    'test_dataloader.dataset.max_samples.gen=2', 'test_dataloader.dataset.max_samples.edit=2'
+    'test_dataloader.persistent_workers=False', 'test_dataloader.dataset.max_samples.det=2',
+    'test_dataloader.dataset.max_samples.seg=2', 'test_dataloader.dataset.max_samples.grd=2',
+    'test_dataloader.dataset.max_samples.pose=2', 'test_dataloader.dataset.max_samples.vqa=2',
+    'test_dataloader.dataset.max_samples.caption=2', 'test_dataloader.dataset.max_samples.gen=2',
+    'test_dataloader.dataset.max_samples.edit=2'
 ]
 
 
 def _run(args, cwd):
     env = dict(os.environ, PYTHONPATH=REPO)
-    out = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True,
-                         text=True, timeout=900)
+    out = subprocess.run(
+        [sys.executable] + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, (out.stdout[-2000:], out.stderr[-4000:])
     return out.stdout
 
@@ -48,40 +48,52 @@ def _run(args, cwd):
 def workspace(tmp_path_factory):
     """A working directory with its own small data/shapesworld (the config's relative paths)."""
     root = tmp_path_factory.mktemp('demo')
-    _run([osp.join(REPO, 'tools', 'misc', 'generate_shapesworld.py'), '--out-dir',
-          'data/shapesworld', '--num-train', '24', '--num-val', '12', '--img-size', '128',
-          '--no-progress'], cwd=root)
+    _run([
+        osp.join(REPO, 'tools', 'misc', 'generate_shapesworld.py'), '--out-dir', 'data/shapesworld',
+        '--num-train', '24', '--num-val', '12', '--img-size', '128', '--no-progress'
+    ],
+         cwd=root)
     return root
 
 
 def test_demo_chain_writes_metrics_grid_and_transcript(workspace):
     work_dir = str(workspace / 'work_dirs' / 'demo')
     vision_dir = osp.join(work_dir, 'vision_pretrain')
-    _run([osp.join(REPO, 'tools', 'train.py'), VISION_CONFIG, '--work-dir', vision_dir] +
-         VISION_SMOKE_OPTIONS, cwd=workspace)
+    _run(
+        [osp.join(REPO, 'tools', 'train.py'), VISION_CONFIG, '--work-dir', vision_dir] +
+        VISION_SMOKE_OPTIONS,
+        cwd=workspace)
     with open(osp.join(vision_dir, 'last_checkpoint')) as f:
         vision_checkpoint = f.read().strip()
     warmup_dir = osp.join(work_dir, 'text_warmup')
-    stdout = _run([osp.join(REPO, 'tools', 'train.py'), WARMUP_CONFIG, '--work-dir', warmup_dir] +
-                  SMOKE_OPTIONS + [f'load_from={vision_checkpoint}'], cwd=workspace)
+    stdout = _run(
+        [osp.join(REPO, 'tools', 'train.py'), WARMUP_CONFIG, '--work-dir', warmup_dir] +
+        SMOKE_OPTIONS + [f'load_from={vision_checkpoint}'],
+        cwd=workspace)
     assert f'Load checkpoint from {vision_checkpoint}' in stdout  # stage 1 starts from stage 0
     with open(osp.join(warmup_dir, 'last_checkpoint')) as f:
         warmup_checkpoint = f.read().strip()
-    stdout = _run([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work_dir] +
-                  SMOKE_OPTIONS + [f'load_from={warmup_checkpoint}'], cwd=workspace)
+    stdout = _run(
+        [osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work_dir] + SMOKE_OPTIONS +
+        [f'load_from={warmup_checkpoint}'],
+        cwd=workspace)
     assert f'Load checkpoint from {warmup_checkpoint}' in stdout  # stage 2 starts from stage 1
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
-    _run([osp.join(REPO, 'tools', 'test.py'), CONFIG, checkpoint, '--work-dir', work_dir] +
-         SMOKE_OPTIONS, cwd=workspace)
+    _run(
+        [osp.join(REPO, 'tools', 'test.py'), CONFIG, checkpoint, '--work-dir', work_dir] +
+        SMOKE_OPTIONS,
+        cwd=workspace)
     with open(osp.join(work_dir, 'test_metrics.json')) as f:
         metrics = json.load(f)
     for key in ('det/bbox_mAP', 'seg/segm_mAP', 'grd/refcoco_precision@1', 'pose/AP',
                 'vqa/accuracy', 'caption/cider', 'caption/cider_shuffled', 'gen/pixel_fd',
                 'edit/psnr', 'edit/source_psnr'):
         assert key in metrics, key
-    stdout = _run([osp.join(REPO, 'tools', 'analysis_tools', 'demo_report.py'), CONFIG,
-                   checkpoint, '--work-dir', work_dir, '--num-per-task', '1', '--num-chat', '1'],
+    stdout = _run([
+        osp.join(REPO, 'tools', 'analysis_tools', 'demo_report.py'), CONFIG, checkpoint,
+        '--work-dir', work_dir, '--num-per-task', '1', '--num-chat', '1'
+    ],
                   cwd=workspace)
     assert '| VQA accuracy |' in stdout and '| chat routing accuracy |' in stdout
     with open(osp.join(work_dir, 'demo_metrics.json')) as f:
@@ -99,17 +111,19 @@ def test_demo_chain_writes_metrics_grid_and_transcript(workspace):
 
 def test_benchmark_script_splits_the_step_time(workspace):
     out = str(workspace / 'bench.json')
-    stdout = _run([osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py'), CONFIG, '--steps',
-                   '1', '--warmup', '0', '--batch-size', '2', '--groups', 'text', 'det',
-                   '--tasks', 'vqa', 'det', '--out', out], cwd=workspace)
+    stdout = _run([
+        osp.join(REPO, 'tools', 'analysis_tools',
+                 'benchmark.py'), CONFIG, '--steps', '1', '--warmup', '0', '--batch-size', '2',
+        '--groups', 'text', 'det', '--tasks', 'vqa', 'det', '--out', out
+    ],
+                  cwd=workspace)
     assert 'train step per decoder group' in stdout
     with open(out) as f:
         result = json.load(f)
     for phase, names in (('train', ('text', 'det')), ('test', ('vqa', 'det'))):
         assert set(result[phase]) == set(names)
         for row in result[phase].values():
-            parts = sum(row[p] for p in ('preprocess', 'vision', 'llm', 'link', 'decoder',
-                                         'rest'))
+            parts = sum(row[p] for p in ('preprocess', 'vision', 'llm', 'link', 'decoder', 'rest'))
             assert row['total'] > 0 and abs(parts - row['total']) < 1e-3 + 0.05 * row['total']
             assert row['llm'] > 0 and row['peak_mem_mib'] > 0
     assert result['train']['det']['decoder'] > 0 and result['train']['text']['decoder'] == 0
@@ -117,9 +131,15 @@ def test_benchmark_script_splits_the_step_time(workspace):
 
 def test_benchmark_script_refuses_unknown_groups(workspace):
     env = dict(os.environ, PYTHONPATH=REPO)
-    out = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py'), CONFIG,
-         '--steps', '1', '--no-test', '--groups', 'text', 'dett'],
-        cwd=workspace, env=env, capture_output=True, text=True, timeout=900)
+    out = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py'), CONFIG, '--steps', '1',
+        '--no-test', '--groups', 'text', 'dett'
+    ],
+                         cwd=workspace,
+                         env=env,
+                         capture_output=True,
+                         text=True,
+                         timeout=900)
     assert out.returncode != 0
     assert "unknown groups ['dett']" in out.stderr and "'det'" in out.stderr

@@ -28,11 +28,19 @@ def test_configs_put_each_stage_on_its_strategy(tmp_path):
 
 def test_table_has_one_row_per_check():
     rows = [
-        dict(row='stage2-ddp', step_seconds=1.5, tokens_per_s=2000.0, samples_per_s=1.3,
-             peak_mem_mib=40960.0, step_tflop=100.0, mfu=0.2, strategy='DDP'),
+        dict(
+            row='stage2-ddp',
+            step_seconds=1.5,
+            tokens_per_s=2000.0,
+            samples_per_s=1.3,
+            peak_mem_mib=40960.0,
+            step_tflop=100.0,
+            mfu=0.2,
+            strategy='DDP'),
         dict(row='stage1-zero3', error='out of memory'),
-        dict(row='msda', cuda_ms=1.0, pytorch_ms=20.0, out_max_abs_diff=1e-6,
-             grad_max_abs_diff=2e-6),
+        dict(
+            row='msda', cuda_ms=1.0, pytorch_ms=20.0, out_max_abs_diff=1e-6,
+            grad_max_abs_diff=2e-6),
     ]
     table = gpu_check.format_table(rows).splitlines()
     assert len(table) == 2 + len(rows)

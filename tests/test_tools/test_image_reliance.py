@@ -12,11 +12,14 @@ def _tool():
 
 def _samples(num=4):
     inputs = random_inputs(num)
-    questions = ['what colour is the circle ?', 'how many squares are there ?',
-                 'is there a red star ?', 'what shape is the blue object ?']
+    questions = [
+        'what colour is the circle ?', 'how many squares are there ?', 'is there a red star ?',
+        'what shape is the blue object ?'
+    ]
     return [
-        dict(inputs=dict(clip=inputs['clip'][i], image=inputs['image'][i]),
-             data_samples=make_sample('vqa', '<image>\n' + questions[i % 4], 'red'))
+        dict(
+            inputs=dict(clip=inputs['clip'][i], image=inputs['image'][i]),
+            data_samples=make_sample('vqa', '<image>\n' + questions[i % 4], 'red'))
         for i in range(num)
     ]
 

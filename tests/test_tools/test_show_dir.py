@@ -22,17 +22,19 @@ NUM = 2  # test samples per task
 def _run(args, cwd):
     threads = os.environ.get('TEST_NUM_THREADS', '2')
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS=threads)
-    out = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True,
-                         text=True, timeout=900)
+    out = subprocess.run(
+        [sys.executable] + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, (out.stdout[-2000:], out.stderr[-4000:])
     return out.stdout
 
 
 @pytest.mark.slow  # ~75 s on 2 cores: data, a random demo model, 16 test samples drawn
 def test_show_dir_writes_one_picture_per_sample_of_every_task(tmp_path):
-    _run([osp.join(REPO, 'tools', 'misc', 'generate_shapesworld.py'), '--out-dir',
-          'data/shapesworld', '--num-train', '8', '--num-val', '8', '--img-size', '128',
-          '--no-progress'], cwd=tmp_path)
+    _run([
+        osp.join(REPO, 'tools', 'misc', 'generate_shapesworld.py'), '--out-dir', 'data/shapesworld',
+        '--num-train', '8', '--num-val', '8', '--img-size', '128', '--no-progress'
+    ],
+         cwd=tmp_path)
     cwd = os.getcwd()
     os.chdir(tmp_path)  # the config's relative data paths
     try:
@@ -50,11 +52,14 @@ def test_show_dir_writes_one_picture_per_sample_of_every_task(tmp_path):
     checkpoint = str(tmp_path / 'random.pth')
     save_checkpoint(dict(state_dict=model.state_dict(), meta={}), checkpoint)
     del model
-    options = ['test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False'] + [
-        f'test_dataloader.dataset.max_samples.{task}={NUM}' for task in TASKS
-    ]
-    _run([osp.join(REPO, 'tools', 'test.py'), CONFIG, checkpoint, '--work-dir', 'wd',
-          '--show-dir', 'vis', '--cfg-options'] + options, cwd=tmp_path)
+    options = ['test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False'
+               ] + [f'test_dataloader.dataset.max_samples.{task}={NUM}' for task in TASKS]
+    _run(
+        [
+            osp.join(REPO, 'tools', 'test.py'), CONFIG, checkpoint, '--work-dir', 'wd',
+            '--show-dir', 'vis', '--cfg-options'
+        ] + options,
+        cwd=tmp_path)
     (stamp, ) = [d for d in os.listdir(tmp_path / 'wd') if osp.isdir(tmp_path / 'wd' / d / 'vis')]
     root = tmp_path / 'wd' / stamp / 'vis'
     assert sorted(os.listdir(root)) == sorted(TASKS)

@@ -6,9 +6,15 @@ from mmvisionllm.models import VisionTagPretrainer
 
 vision_probe = load_tool('analysis_tools/vision_probe.py')
 
-TOWER = dict(type='CLIPVisionEncoder', config=dict(image_size=32, patch_size=8, hidden_size=16,
-                                                   intermediate_size=32, num_hidden_layers=1,
-                                                   num_attention_heads=2))
+TOWER = dict(
+    type='CLIPVisionEncoder',
+    config=dict(
+        image_size=32,
+        patch_size=8,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2))
 
 
 def tagged_images(num: int, num_tags: int, seed: int):
@@ -21,8 +27,10 @@ def test_features_without_information_give_the_majority_answer():
     torch.manual_seed(0)
     model = VisionTagPretrainer(vision_encoder=TOWER, num_tags=4, head_channels=8)
     train_tags, val_tags = tagged_images(64, 4, 0), tagged_images(32, 4, 1)
-    figures = vision_probe.probe(model, (torch.zeros(64, 16, 16), train_tags),
-                                 (torch.zeros(32, 16, 16), val_tags), iters=300, batch_size=16)
+    figures = vision_probe.probe(
+        model, (torch.zeros(64, 16, 16), train_tags), (torch.zeros(32, 16, 16), val_tags),
+        iters=300,
+        batch_size=16)
     torch.testing.assert_close(figures['accuracy'], figures['majority_accuracy'])
     assert figures['majority_accuracy'].min() < 1.0  # the check above is not trivially true
 
@@ -37,7 +45,9 @@ def test_features_that_show_the_tags_are_read_perfectly():
         return tokens
 
     train_tags, val_tags = tagged_images(64, 4, 0), tagged_images(32, 4, 1)
-    figures = vision_probe.probe(model, (tokens_of(train_tags), train_tags),
-                                 (tokens_of(val_tags), val_tags), iters=400, batch_size=16)
+    figures = vision_probe.probe(
+        model, (tokens_of(train_tags), train_tags), (tokens_of(val_tags), val_tags),
+        iters=400,
+        batch_size=16)
     assert figures['accuracy'].min() == 1.0
     assert figures['majority_accuracy'].max() < 1.0

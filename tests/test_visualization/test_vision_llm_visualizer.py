@@ -24,8 +24,11 @@ def test_box_and_mask_are_drawn_in_the_upscaled_image():
     image = np.full((128, 128, 3), 255, np.uint8)
     mask = torch.zeros(1, 128, 128, dtype=torch.bool)
     mask[0, 90:110, 90:110] = True
-    instances = InstanceData(bboxes=torch.tensor([[10., 40., 60., 80.]]), labels=torch.tensor([0]),
-                             scores=torch.tensor([0.9]), masks=mask)
+    instances = InstanceData(
+        bboxes=torch.tensor([[10., 40., 60., 80.]]),
+        labels=torch.tensor([0]),
+        scores=torch.tensor([0.9]),
+        masks=mask)
     drawn = vis.draw_instances(image, instances, ['circle'])
     assert drawn.shape == (384, 384, 3)  # min_side 384: x3, the box and mask scaled with it
     changed = _changed(drawn)
@@ -39,19 +42,25 @@ def test_box_and_mask_are_drawn_in_the_upscaled_image():
 def test_low_scores_are_not_drawn():
     vis = _visualizer()
     image = np.full((128, 128, 3), 255, np.uint8)
-    instances = InstanceData(bboxes=torch.tensor([[10., 10., 60., 60.]]), labels=torch.tensor([0]),
-                             scores=torch.tensor([0.1]))
+    instances = InstanceData(
+        bboxes=torch.tensor([[10., 10., 60., 60.]]),
+        labels=torch.tensor([0]),
+        scores=torch.tensor([0.1]))
     assert not _changed(vis.draw_instances(image, instances, ['circle'], score_thr=0.3)).any()
 
 
 def test_keypoints_and_skeleton_in_the_dataset_colours():
-    meta = dict(keypoint_colors=np.array([[0, 255, 0], [0, 255, 0]]),
-                skeleton_links=[(0, 1)], skeleton_link_colors=np.array([[255, 0, 255]]))
+    meta = dict(
+        keypoint_colors=np.array([[0, 255, 0], [0, 255, 0]]),
+        skeleton_links=[(0, 1)],
+        skeleton_link_colors=np.array([[255, 0, 255]]))
     vis = _visualizer(min_side=128, kpt_radius=2)
     vis.dataset_meta = dict(task_metainfo=dict(pose=meta))  # as a MultiTaskDataset gives it
     image = np.full((128, 128, 3), 255, np.uint8)
-    instances = InstanceData(keypoints=np.array([[[20., 20.], [100., 20.]]]),
-                             keypoint_scores=np.array([[0.9, 0.9]]), labels=np.array([0]))
+    instances = InstanceData(
+        keypoints=np.array([[[20., 20.], [100., 20.]]]),
+        keypoint_scores=np.array([[0.9, 0.9]]),
+        labels=np.array([0]))
     drawn = vis.draw_instances(image, instances, ['person'])
     assert tuple(drawn[20, 20]) == (0, 255, 0) and tuple(drawn[20, 100]) == (0, 255, 0)
     assert tuple(drawn[20, 60]) == (255, 0, 255)  # the skeleton link between them
@@ -69,9 +78,14 @@ def test_region_prompt_box_and_mask():
 
 def test_generation_sample_shows_generated_and_target_side_by_side():
     vis = _visualizer(min_side=128)
-    sample = MMDataSample(metainfo=dict(conversation=[
-        {'from': 'human', 'value': 'Please generate an image of a small red star.'},
-        {'from': 'gpt', 'value': 'Here is the image [GEN]'}]))
+    sample = MMDataSample(
+        metainfo=dict(conversation=[{
+            'from': 'human',
+            'value': 'Please generate an image of a small red star.'
+        }, {
+            'from': 'gpt',
+            'value': 'Here is the image [GEN]'
+        }]))
     sample.pred_image = torch.zeros(3, 128, 128, dtype=torch.uint8)
     sample.gt_image = torch.full((3, 128, 128), 100, dtype=torch.uint8)
     drawn = vis.draw_sample(None, sample, draw_gt=True)

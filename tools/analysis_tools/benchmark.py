@@ -54,8 +54,8 @@ def parse_args():
     parser.add_argument('config', help='model config')
     parser.add_argument('--steps', type=int, default=3, help='timed steps per group/task')
     parser.add_argument('--warmup', type=int, default=1, help='untimed steps before timing')
-    parser.add_argument('--batch-size', type=int, default=None,
-                        help="default: the config's train/test batch sizes")
+    parser.add_argument(
+        '--batch-size', type=int, default=None, help="default: the config's train/test batch sizes")
     parser.add_argument('--groups', nargs='+', default=None, help='train groups (default: all)')
     parser.add_argument('--tasks', nargs='+', default=None, help='test tasks (default: all)')
     parser.add_argument('--no-train', action='store_true', help='skip the train steps')
@@ -64,8 +64,11 @@ def parse_args():
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default=None, help='write the figures as JSON here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, as in tools/train.py')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, as in tools/train.py')
     args = parser.parse_args()
     if args.steps < 1 or args.warmup < 0:
         parser.error(f'--steps must be >= 1 and --warmup >= 0, got {args.steps} and {args.warmup}')
@@ -163,23 +166,25 @@ class PartTimer:
 
 def groups_of(dataset) -> Dict[str, List[int]]:
     """Decoder group -> indices; one group ``all`` for datasets without tasks (mmdet's)."""
-    if any(hasattr(obj, 'get_task') or hasattr(obj, 'task')
-           for obj in [dataset] + list(getattr(dataset, 'datasets', []))):
+    if any(
+            hasattr(obj, 'get_task') or hasattr(obj, 'task')
+            for obj in [dataset] + list(getattr(dataset, 'datasets', []))):
         return sample_groups(dataset)
     return {'all': list(range(len(dataset)))}
 
 
 def fixed_batches(indices: List[int], batch_size: int, count: int, rng: random.Random):
     """``count`` batches of dataset indices drawn from ``indices`` (repeats when too few)."""
-    return [[indices[rng.randrange(len(indices))] for _ in range(batch_size)]
-            for _ in range(count)]
+    return [[indices[rng.randrange(len(indices))] for _ in range(batch_size)] for _ in range(count)]
 
 
 def time_steps(timer: PartTimer, dataset, indices: List[int], batch_size: int, args,
                rng: random.Random, step) -> dict:
     """Run ``step(batch)`` on warm-up then timed batches of ``indices``; the timing summary."""
-    batches = [pseudo_collate([dataset[i] for i in batch])
-               for batch in fixed_batches(indices, batch_size, args.warmup + args.steps, rng)]
+    batches = [
+        pseudo_collate([dataset[i] for i in batch])
+        for batch in fixed_batches(indices, batch_size, args.warmup + args.steps, rng)
+    ]
     record = defaultdict(list)
     for batch in batches[:args.warmup]:
         step(batch)
@@ -203,8 +208,9 @@ def print_table(title: str, rows: Dict[str, dict]) -> None:
     print('|' + '---|' * (len(columns) + 2))
     for name, row in rows.items():
         cells = [name, str(row['batch_size'])]
-        cells += [f'{row[c]:.3f}' if c in PARTS or c == 'total' else f'{row[c]:.1f}'
-                  for c in columns]
+        cells += [
+            f'{row[c]:.3f}' if c in PARTS or c == 'total' else f'{row[c]:.1f}' for c in columns
+        ]
         print('| ' + ' | '.join(cells) + ' |')
 
 
@@ -225,12 +231,19 @@ def main() -> int:
         name: sum(p.numel() for p in getattr(model, name).parameters())
         for name in ('vision_encoder', 'projector', 'region_encoder', 'llm', 'super_link',
                      'decoders') if getattr(model, name, None) is not None
-    } or {'model': sum(p.numel() for p in model.parameters())}
+    } or {
+        'model': sum(p.numel() for p in model.parameters())
+    }
     print('parameters (M): ' + ', '.join(f'{k} {v / 1e6:.2f}' for k, v in parameters.items()))
     timer = PartTimer(model, args.device)
     rng = random.Random(args.seed)
-    results = dict(config=args.config, device=args.device, threads=torch.get_num_threads(),
-                   parameters=parameters, train={}, test={})
+    results = dict(
+        config=args.config,
+        device=args.device,
+        threads=torch.get_num_threads(),
+        parameters=parameters,
+        train={},
+        test={})
 
     # both selections are checked before anything is timed: a mistyped name fails at once
     if not args.no_train:

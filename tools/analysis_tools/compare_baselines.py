@@ -39,8 +39,10 @@ def format_value(value: Optional[float]) -> str:
     return '—' if value is None else f'{value:.3f}'
 
 
-def build_table(generalist: Dict[str, float], specialists: Dict[str, Dict[str, float]],
-                rows: List[str], skip_empty_rows: bool = True) -> str:
+def build_table(generalist: Dict[str, float],
+                specialists: Dict[str, Dict[str, float]],
+                rows: List[str],
+                skip_empty_rows: bool = True) -> str:
     """Markdown table: one line per row whose generalist or specialist value exists.
 
     Args:
@@ -84,10 +86,17 @@ def build_table(generalist: Dict[str, float], specialists: Dict[str, Dict[str, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--generalist', required=True, help='work dir of the generalist test')
-    parser.add_argument('--specialist', action='append', default=[], metavar='NAME=WORK_DIR',
-                        help='a specialist test work dir, e.g. det=work_dirs/dino_tiny')
-    parser.add_argument('--row', action='append', metavar='LABEL|GEN_KEY|NAME|SPEC_KEY',
-                        help='a table row (repeatable); replaces the defaults')
+    parser.add_argument(
+        '--specialist',
+        action='append',
+        default=[],
+        metavar='NAME=WORK_DIR',
+        help='a specialist test work dir, e.g. det=work_dirs/dino_tiny')
+    parser.add_argument(
+        '--row',
+        action='append',
+        metavar='LABEL|GEN_KEY|NAME|SPEC_KEY',
+        help='a table row (repeatable); replaces the defaults')
     parser.add_argument('--out', help='also write the table to this Markdown file')
     args = parser.parse_args()
 
@@ -98,8 +107,11 @@ def main() -> None:
             parser.error(f'--specialist {item!r}: expected NAME=WORK_DIR')
         specialists[name] = load_metrics(work_dir)
     try:
-        table = build_table(load_metrics(args.generalist), specialists, args.row or DEFAULT_ROWS,
-                            skip_empty_rows=not args.row)
+        table = build_table(
+            load_metrics(args.generalist),
+            specialists,
+            args.row or DEFAULT_ROWS,
+            skip_empty_rows=not args.row)
     except ValueError as error:
         parser.error(str(error))
     print(table)

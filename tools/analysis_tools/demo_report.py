@@ -57,26 +57,46 @@ DIAGNOSTIC_ROWS = [
     ('generation GenEval acc., real images', 'geneval/accuracy_real_images', None, True),
 ]
 CHANCE_NOTES = {
-    'zero': '0 (AP of boxes/keypoints that ignore the image)',
-    'chance/rec_random_object': 'a random object of the image',
+    'zero':
+    '0 (AP of boxes/keypoints that ignore the image)',
+    'chance/rec_random_object':
+    'a random object of the image',
     'chance/vqa_answer_prior': ('the better of the most frequent train answer of the question and '
                                 'of its question type (no image)'),
-    'chance/vqa_answer_prior_yes/no': 'the same, on the yes/no questions',
-    'chance/vqa_answer_prior_number': 'the same, on the counting questions',
-    'chance/vqa_answer_prior_other': 'the same, on the colour / shape questions',
+    'chance/vqa_answer_prior_yes/no':
+    'the same, on the yes/no questions',
+    'chance/vqa_answer_prior_number':
+    'the same, on the counting questions',
+    'chance/vqa_answer_prior_other':
+    'the same, on the colour / shape questions',
     'chance/caption_cider': ('the better of: the best image-blind caption (chosen on train) for '
                              'every image; its own captions scored on other images'),
-    'chance/caption_bleu4': 'the same',
-    'geneval/accuracy_mismatched_images': "real image of another prompt (real image of its own "
-                                          "prompt: see geneval/accuracy_real_images)",
-    'gen/pixel_fd_mean_image': 'the mean target image for every prompt',
-    'edit/source_success': 'the unedited source image',
-    'edit/source_psnr': 'the unedited source image',
-    'edit/source_l1': 'the unedited source image',
-    None: 'no chance level',
+    'chance/caption_bleu4':
+    'the same',
+    'geneval/accuracy_mismatched_images':
+    "real image of another prompt (real image of its own "
+    "prompt: see geneval/accuracy_real_images)",
+    'gen/pixel_fd_mean_image':
+    'the mean target image for every prompt',
+    'edit/source_success':
+    'the unedited source image',
+    'edit/source_psnr':
+    'the unedited source image',
+    'edit/source_l1':
+    'the unedited source image',
+    None:
+    'no chance level',
 }
-EXPECTED_TOKEN = dict(det='[DET]', seg='[SEG]', grd='[GRD]', pose='[POSE]', gen='[GEN]',
-                      edit='[EDIT]', vqa=None, caption=None, region=None)
+EXPECTED_TOKEN = dict(
+    det='[DET]',
+    seg='[SEG]',
+    grd='[GRD]',
+    pose='[POSE]',
+    gen='[GEN]',
+    edit='[EDIT]',
+    vqa=None,
+    caption=None,
+    region=None)
 
 
 def parse_args() -> argparse.Namespace:
@@ -87,9 +107,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num-per-task', type=int, default=4)
     parser.add_argument('--num-chat', type=int, default=1, help='chat examples per task')
     parser.add_argument('--score-thr', type=float, default=0.3)
-    parser.add_argument('--ann-dir', default=None,
-                        help='ShapesWorld annotations for the chance levels (default: '
-                        '<data_root of the config>/annotations)')
+    parser.add_argument(
+        '--ann-dir',
+        default=None,
+        help='ShapesWorld annotations for the chance levels (default: '
+        '<data_root of the config>/annotations)')
     return parser.parse_args()
 
 
@@ -103,8 +125,8 @@ def evaluated_ids(dataset) -> Dict[str, Set[int]]:
     for part in getattr(dataset, 'datasets', [dataset]):
         key = CHANCE_ID_KEYS.get(getattr(part, 'task', None))
         if key is not None:
-            ids.setdefault(part.task, set()).update(
-                part.get_data_info(i)[key] for i in range(len(part)))
+            ids.setdefault(part.task,
+                           set()).update(part.get_data_info(i)[key] for i in range(len(part)))
     return ids
 
 
@@ -124,20 +146,30 @@ def chance_levels(ann_dir: str, ids: Optional[Dict[str, Set[int]]] = None) -> Di
     # the better of the two text-only priors, for the whole set and for each answer type
     vqa_priors = [
         vqa_prior_scores(
-            path('vqa_train_questions.json'), path('vqa_train_annotations.json'),
-            path('vqa_val_questions.json'), path('vqa_val_annotations.json'),
-            question_ids=ids.get('vqa'), by=by) for by in ('question', 'question_type')
+            path('vqa_train_questions.json'),
+            path('vqa_train_annotations.json'),
+            path('vqa_val_questions.json'),
+            path('vqa_val_annotations.json'),
+            question_ids=ids.get('vqa'),
+            by=by) for by in ('question', 'question_type')
     ]
     vqa = {key: max(prior[key] for prior in vqa_priors) for key in vqa_priors[0]}
-    caption = best_constant_caption_scores(path('captions_train.json'),
-                                           path('captions_val.json'), image_ids=ids.get('caption'))
+    caption = best_constant_caption_scores(
+        path('captions_train.json'), path('captions_val.json'), image_ids=ids.get('caption'))
     return {
-        'zero': 0.0,
-        'chance/rec_random_object': rec_random_object_precision(
+        'zero':
+        0.0,
+        'chance/rec_random_object':
+        rec_random_object_precision(
             path('refexp_val.json'), path('instances_val.json'), expression_ids=ids.get('grd')),
-        **{f'chance/vqa_answer_prior{key[len("accuracy"):]}': value for key, value in vqa.items()},
-        'chance/caption_constant_cider': caption['cider'],
-        'chance/caption_constant_bleu4': caption['bleu4'],
+        **{
+            f'chance/vqa_answer_prior{key[len("accuracy"):]}': value
+            for key, value in vqa.items()
+        },
+        'chance/caption_constant_cider':
+        caption['cider'],
+        'chance/caption_constant_bleu4':
+        caption['bleu4'],
     }
 
 
@@ -148,19 +180,25 @@ def caption_chance_levels(metrics: Dict[str, float]) -> Dict[str, float]:
     the image scores the same both ways."""
     levels = {}
     for key in ('cider', 'bleu4'):
-        candidates = [metrics[k] for k in (f'chance/caption_constant_{key}',
-                                           f'caption/{key}_shuffled') if k in metrics]
+        candidates = [
+            metrics[k] for k in (f'chance/caption_constant_{key}', f'caption/{key}_shuffled')
+            if k in metrics
+        ]
         if candidates:
             levels[f'chance/caption_{key}'] = max(candidates)
     return levels
 
 
-def metrics_table(metrics: Dict[str, float],
-                  rows: Sequence[Tuple[str, str, Optional[str], bool]] = tuple(METRIC_ROWS)) -> str:
+def metrics_table(
+    metrics: Dict[str, float],
+    rows: Sequence[Tuple[str, str, Optional[str], bool]] = tuple(METRIC_ROWS)
+) -> str:
     """Markdown table of the demo metrics in ``metrics`` beside their chance levels; a figure is
     better than chance only if it is at the table's precision (3 decimals)."""
-    lines = ['| task metric | value | chance level | better than chance | chance is |',
-             '|---|---|---|---|---|']
+    lines = [
+        '| task metric | value | chance level | better than chance | chance is |',
+        '|---|---|---|---|---|'
+    ]
     for label, key, chance_key, higher_is_better in rows:
         if key not in metrics:
             continue
@@ -235,14 +273,15 @@ def draw_sample(task: str, data: dict, result, visualizer: VisionLLMVisualizer,
     notes = [f'drawn: score >= {score_thr}, else the top-k (k = number of objects)'] \
         if instance_task and task != 'grd' else ['drawn: the top-1 box'] if instance_task else []
     # ground truth: the answer of text tasks and the target image of gen / edit
-    return visualizer.draw_sample(image, shown, draw_gt=not instance_task, pred_score_thr=0.0,
-                                  notes=notes)
+    return visualizer.draw_sample(
+        image, shown, draw_gt=not instance_task, pred_score_thr=0.0, notes=notes)
 
 
 def _row(panels: Sequence[np.ndarray], label: str) -> np.ndarray:
     height = max(p.shape[0] for p in panels)
-    padded = [np.pad(p, ((0, height - p.shape[0]), (0, 4), (0, 0)), constant_values=255)
-              for p in panels]
+    padded = [
+        np.pad(p, ((0, height - p.shape[0]), (0, 4), (0, 0)), constant_values=255) for p in panels
+    ]
     row = np.concatenate(padded, axis=1)
     tag = np.full((row.shape[0], 60, 3), 255, np.uint8)
     cv2.putText(tag, label, (4, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
@@ -252,16 +291,18 @@ def _row(panels: Sequence[np.ndarray], label: str) -> np.ndarray:
 def write_prediction_grid(model, dataset, work_dir: str, num: int, score_thr: float) -> List[str]:
     out_dir = osp.join(work_dir, 'predictions')
     os.makedirs(out_dir, exist_ok=True)
-    visualizer = VisionLLMVisualizer(name='demo_report', line_width=1, alpha=0.5, min_side=256,
-                                     font_size=10, max_text_lines=6)
+    visualizer = VisionLLMVisualizer(
+        name='demo_report', line_width=1, alpha=0.5, min_side=256, font_size=10, max_text_lines=6)
     visualizer.dataset_meta = dataset.metainfo  # the pose task's keypoint colours and skeleton
     rows, written = [], []
     for task, indices in task_indices(dataset, num).items():
         samples = [dataset[idx] for idx in indices]
         with torch.no_grad():
             results = model.test_step(pseudo_collate(samples))
-        row = _row([draw_sample(task, data, result, visualizer, score_thr)
-                    for data, result in zip(samples, results)], task)
+        row = _row([
+            draw_sample(task, data, result, visualizer, score_thr)
+            for data, result in zip(samples, results)
+        ], task)
         path = osp.join(out_dir, f'{task}.png')
         cv2.imwrite(path, cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
         written.append(path)
@@ -304,17 +345,21 @@ def write_chat_transcript(model, dataset, work_dir: str, num: int) -> Tuple[str,
             packed = {k: v for k, v in data['inputs'].items() if v is not None} or None
             if packed is not None and 'clip' not in packed:
                 packed = None  # generation prompts carry no input image
-            meta = {k: sample.metainfo[k] for k in ('ori_shape', 'img_shape', 'scale_factor')
-                    if k in sample.metainfo}
-            reply = chat(model, packed, human, regions=sample.metainfo.get('regions', ()),
-                         metainfo=meta)[0]
+            meta = {
+                k: sample.metainfo[k]
+                for k in ('ori_shape', 'img_shape', 'scale_factor') if k in sample.metainfo
+            }
+            reply = chat(
+                model, packed, human, regions=sample.metainfo.get('regions', ()), metainfo=meta)[0]
             expected = EXPECTED_TOKEN.get(task)
             emitted = [link.routing_token for link in reply.links]
             ok = (expected in emitted) if expected else not emitted
             correct += ok
             total += 1
-            lines += [f'## {task} (sample {idx}) — routing {"OK" if ok else "WRONG"}',
-                      f'**user:** {human[0]["value"]}', '', f'**model:** {reply.text}', '']
+            lines += [
+                f'## {task} (sample {idx}) — routing {"OK" if ok else "WRONG"}',
+                f'**user:** {human[0]["value"]}', '', f'**model:** {reply.text}', ''
+            ]
             for k, link in enumerate(reply.links):
                 lines.append(f'- `{link.routing_token}` after "{link.target_name}": '
                              f'{summarise_link(link)}')
@@ -325,8 +370,9 @@ def write_chat_transcript(model, dataset, work_dir: str, num: int) -> Tuple[str,
                     lines.append(f'  ![generated]({osp.relpath(path, work_dir)})')
             lines.append('')
     accuracy = correct / max(total, 1)
-    lines.insert(1, f'Routing accuracy (expected routing token emitted, none for text tasks): '
-                 f'{correct}/{total} = {accuracy:.2f}')
+    lines.insert(
+        1, f'Routing accuracy (expected routing token emitted, none for text tasks): '
+        f'{correct}/{total} = {accuracy:.2f}')
     path = osp.join(work_dir, 'chat_transcript.md')
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')

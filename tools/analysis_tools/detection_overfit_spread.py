@@ -35,20 +35,25 @@ def main() -> None:
     sys.path[:0] = [TEST_DIR]  # the test module imports its scene helpers by name
     from mmvisionllm.utils import register_all_modules
     register_all_modules()
-    spec = importlib.util.spec_from_file_location(
-        'test_detection_overfit', osp.join(TEST_DIR, 'test_detection_overfit.py'))
+    spec = importlib.util.spec_from_file_location('test_detection_overfit',
+                                                  osp.join(TEST_DIR, 'test_detection_overfit.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     torch.backends.mkldnn.enabled = not args.no_mkldnn
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        _, after = module.overfit(num_scenes=2, size=64, iterations=100,
-                                  tmp_path=pathlib.Path(tmp), seed=args.seed)
-    print(json.dumps(dict(
-        seed=args.seed, mkldnn=not args.no_mkldnn,
-        capability=torch.backends.cpu.get_cpu_capability(), threads=args.threads,
-        bbox_mAP=after['coco/bbox_mAP'], segm_mAP=after['coco/segm_mAP'],
-        rec_p1=after['refexp/refcoco_precision@1'])))
+        _, after = module.overfit(
+            num_scenes=2, size=64, iterations=100, tmp_path=pathlib.Path(tmp), seed=args.seed)
+    print(
+        json.dumps(
+            dict(
+                seed=args.seed,
+                mkldnn=not args.no_mkldnn,
+                capability=torch.backends.cpu.get_cpu_capability(),
+                threads=args.threads,
+                bbox_mAP=after['coco/bbox_mAP'],
+                segm_mAP=after['coco/segm_mAP'],
+                rec_p1=after['refexp/refcoco_precision@1'])))
 
 
 if __name__ == '__main__':

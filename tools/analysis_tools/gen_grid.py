@@ -66,7 +66,8 @@ def make_grid(images: Sequence[Optional[np.ndarray]],
     return grid
 
 
-def generate_images(inferencer, prompts: Sequence[str],
+def generate_images(inferencer,
+                    prompts: Sequence[str],
                     image: Optional[np.ndarray] = None) -> List[tuple]:
     """Chat once per prompt; return ``(pred_image [H, W, 3] uint8 | None, answer text)`` pairs."""
     results = []

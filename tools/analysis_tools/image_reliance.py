@@ -39,12 +39,15 @@ def parse_args():
     parser = argparse.ArgumentParser(description='Measure how much text answers use the image')
     parser.add_argument('config', help='model config (its test set supplies the samples)')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--tasks', nargs='+', default=['vqa', 'caption'],
-                        help='test tasks with text answers and an image')
+    parser.add_argument(
+        '--tasks',
+        nargs='+',
+        default=['vqa', 'caption'],
+        help='test tasks with text answers and an image')
     parser.add_argument('--num-samples', type=int, default=32, help='samples per task (>= 2)')
     parser.add_argument('--out', help='write the figures to this json file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override settings of the config')
     return parser.parse_args()
 
 
@@ -111,8 +114,10 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
     model = VisionLLMInferencer(cfg, args.checkpoint).model  # built, loaded, eval mode
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    figures = {task: image_reliance(model, task_samples(dataset, task, args.num_samples))
-               for task in args.tasks}
+    figures = {
+        task: image_reliance(model, task_samples(dataset, task, args.num_samples))
+        for task in args.tasks
+    }
     for task, values in figures.items():
         print(task + ': ' + ', '.join(f'{k} {v:.4g}' for k, v in values.items()))
     if args.out:

@@ -53,20 +53,23 @@ def parse_args():
     parser.add_argument('--task', default='grd', help='a task whose answers are routed')
     parser.add_argument('--num-train', type=int, default=600, help='training samples')
     parser.add_argument('--num-val', type=int, default=200, help='held-out samples')
-    parser.add_argument('--word-groups', nargs='+', default=list(SHAPESWORLD_WORD_GROUPS),
-                        help='comma-separated words, one group per probe')
+    parser.add_argument(
+        '--word-groups',
+        nargs='+',
+        default=list(SHAPESWORLD_WORD_GROUPS),
+        help='comma-separated words, one group per probe')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--iters', type=int, default=500, help='probe training steps')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='write the figures to this json file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override settings of the config')
     return parser.parse_args()
 
 
 @torch.no_grad()
-def routed_features(model, samples: Sequence[dict]) -> Tuple[Dict[Tuple[str, int], Tensor],
-                                                             List[List[str]]]:
+def routed_features(
+        model, samples: Sequence[dict]) -> Tuple[Dict[Tuple[str, int], Tensor], List[List[str]]]:
     """Per-layer features of a batch of routed samples (see the module docstring).
 
     Args:
@@ -102,8 +105,8 @@ def routed_features(model, samples: Sequence[dict]) -> Tuple[Dict[Tuple[str, int
         words.append(model.tokenizer.decode(ids[answer]).lower().split())
         for layer, states in enumerate(hidden):
             rows = states[b].float()
-            for name, value in zip(FEATURES, (rows[answer].mean(0), rows[routing],
-                                              rows[queries.flatten()].mean(0))):
+            values = (rows[answer].mean(0), rows[routing], rows[queries.flatten()].mean(0))
+            for name, value in zip(FEATURES, values):
                 features.setdefault((name, layer), []).append(value)
     return {key: torch.stack(value) for key, value in features.items()}, words
 
@@ -117,7 +120,9 @@ def word_labels(words: Sequence[Sequence[str]], group: Sequence[str]) -> Tensor:
     return torch.tensor(labels, dtype=torch.long)
 
 
-def probe(train: Tuple[Tensor, Tensor], val: Tuple[Tensor, Tensor], num_classes: int,
+def probe(train: Tuple[Tensor, Tensor],
+          val: Tuple[Tensor, Tensor],
+          num_classes: int,
           iters: int = 500) -> Dict[str, float]:
     """Held-out accuracy of a linear probe and of the majority training label.
 
@@ -148,9 +153,10 @@ def probe(train: Tuple[Tensor, Tensor], val: Tuple[Tensor, Tensor], num_classes:
     with torch.no_grad():
         accuracy = (classifier(x_val).argmax(-1) == y_val).float().mean()
     majority = torch.bincount(y_train, minlength=num_classes).argmax()
-    return dict(accuracy=float(accuracy),
-                majority_accuracy=float((y_val == majority).float().mean()),
-                num_val=int(len(y_val)))
+    return dict(
+        accuracy=float(accuracy),
+        majority_accuracy=float((y_val == majority).float().mean()),
+        num_val=int(len(y_val)))
 
 
 def task_dataset(dataset_cfg: dict, task: str):
@@ -192,9 +198,9 @@ def main() -> None:
     figures = {}
     for key in sorted(train, key=lambda k: (FEATURES.index(k[0]), k[1])):
         figures[f'{key[0]} @ layer {key[1]}'] = {
-            group[0] + '...': probe((train[key], word_labels(train_words, group)),
-                                    (val[key], word_labels(val_words, group)), len(group),
-                                    args.iters)
+            group[0] + '...':
+            probe((train[key], word_labels(train_words, group)),
+                  (val[key], word_labels(val_words, group)), len(group), args.iters)
             for group in groups
         }
     names = [group[0] + '...' for group in groups]

@@ -186,8 +186,10 @@ def stage_table(model) -> dict:
     full_bytes = sum(t.numel() * t.element_size() for t in state.values())
     kept_bytes = sum(t.numel() * t.element_size() for k, t in state.items() if k not in stripped)
     return dict(
-        components={k: dict(trainable=v[0], total=v[1])
-                    for k, v in rows.items()},
+        components={
+            k: dict(trainable=v[0], total=v[1])
+            for k, v in rows.items()
+        },
         adapter_checkpoint_bytes=kept_bytes + optimizer_bytes,
         full_checkpoint_bytes=full_bytes + optimizer_bytes,
         weights_kept_bytes=kept_bytes,

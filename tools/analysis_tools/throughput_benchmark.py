@@ -60,14 +60,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config')
     parser.add_argument('--iters', type=int, default=5, help='timed iterations')
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
-    parser.add_argument('--peak-tflops', type=float, default=None,
-                        help='peak TFLOP/s of one device (default: see the module docstring)')
-    parser.add_argument('--no-flop-count', action='store_true',
-                        help='skip FlopCounterMode (decoder FLOPs then count 0)')
+    parser.add_argument(
+        '--peak-tflops',
+        type=float,
+        default=None,
+        help='peak TFLOP/s of one device (default: see the module docstring)')
+    parser.add_argument(
+        '--no-flop-count',
+        action='store_true',
+        help='skip FlopCounterMode (decoder FLOPs then count 0)')
     parser.add_argument('--work-dir', default=None, help='default: a temporary directory')
     parser.add_argument('--out', default=None, help='write the figures as JSON here')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
@@ -119,9 +123,10 @@ def model_shape(model) -> dict:
     config = hf.config
     embed = hf.get_input_embeddings()
     shape = dict(
-        llm_params=_count_params(hf, skip=[embed]) + (
-            _numel(embed.weight) if getattr(config, 'tie_word_embeddings', False) else 0),
-        llm_layers=config.num_hidden_layers, llm_hidden=config.hidden_size)
+        llm_params=_count_params(hf, skip=[embed]) +
+        (_numel(embed.weight) if getattr(config, 'tie_word_embeddings', False) else 0),
+        llm_layers=config.num_hidden_layers,
+        llm_hidden=config.hidden_size)
     clip = getattr(model.vision_encoder, 'clip', model.vision_encoder)
     vconfig = getattr(clip, 'config', None)
     shape.update(
@@ -149,7 +154,8 @@ class ThroughputHook(Hook):
         if isinstance(runner.model, FSDP) and get_world_size() > 1:
             # use_orig_params: each rank's parameters are disjoint views of its shard
             keys = ('llm_params', 'vision_params')
-            counts = torch.tensor([self.shape[k] for k in keys], dtype=torch.float64,
+            counts = torch.tensor([self.shape[k] for k in keys],
+                                  dtype=torch.float64,
                                   device='cuda' if torch.cuda.is_available() else 'cpu')
             all_reduce(counts)
             self.shape.update({k: int(v) for k, v in zip(keys, counts.tolist())})
@@ -186,13 +192,19 @@ class ThroughputHook(Hook):
         samples = len(data_batch['data_samples']) if isinstance(data_batch, dict) else 0
         memory = (torch.cuda.max_memory_allocated() if torch.cuda.is_available() else
                   resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20
-        self.records.append(dict(seconds=seconds, samples=samples, lens=list(self._lens),
-                                 tiles=list(self._tiles), peak_mem_mib=memory))
+        self.records.append(
+            dict(
+                seconds=seconds,
+                samples=samples,
+                lens=list(self._lens),
+                tiles=list(self._tiles),
+                peak_mem_mib=memory))
 
 
 def decoder_flops(model, data_batch) -> float:
     """Counted FLOPs of one forward + backward of ``data_batch`` outside the LLM and the vision
     tower (decoders, projector, region encoder; 0 if the counter cannot run)."""
+
     def run():
         data = model.data_preprocessor(data_batch, True)
         losses = model(**data, mode='loss')
@@ -229,11 +241,16 @@ def summarise(hook: ThroughputHook, world_size: int, peak: float, decoders: floa
     seconds = statistics.median(r['seconds'] for r in rows)
     tokens, samples, flops = (statistics.median(totals[:, i].tolist()) for i in range(3))
     return dict(
-        world_size=world_size, step_seconds=seconds, samples_per_s=samples / seconds,
-        tokens_per_s=tokens / seconds, peak_mem_mib=max(r['peak_mem_mib'] for r in rows),
-        step_tflop=flops / 1e12, achieved_tflops=flops / seconds / 1e12,
+        world_size=world_size,
+        step_seconds=seconds,
+        samples_per_s=samples / seconds,
+        tokens_per_s=tokens / seconds,
+        peak_mem_mib=max(r['peak_mem_mib'] for r in rows),
+        step_tflop=flops / 1e12,
+        achieved_tflops=flops / seconds / 1e12,
         peak_tflops_per_device=peak / 1e12 if peak else None,
-        mfu=mfu(flops, seconds, peak, world_size), decoder_tflop_per_rank=decoders / 1e12,
+        mfu=mfu(flops, seconds, peak, world_size),
+        decoder_tflop_per_rank=decoders / 1e12,
         **shape)
 
 

@@ -38,8 +38,8 @@ def parse_args():
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='write the figures to this json file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override settings of the config')
     return parser.parse_args()
 
 
@@ -97,8 +97,12 @@ def main() -> None:
     model = MODELS.build(cfg.model)
     if args.checkpoint:
         # the tower only (any other key, e.g. a stage-0 tag head, stays unloaded)
-        load_checkpoint(model.vision_encoder, args.checkpoint, map_location='cpu', strict=False,
-                        revise_keys=[(r'^vision_encoder\.', '')])
+        load_checkpoint(
+            model.vision_encoder,
+            args.checkpoint,
+            map_location='cpu',
+            strict=False,
+            revise_keys=[(r'^vision_encoder\.', '')])
     model.eval()
     for parameter in model.vision_encoder.parameters():
         parameter.requires_grad_(False)
@@ -115,8 +119,16 @@ def main() -> None:
           f'{figures["majority_accuracy"].mean():.3f}')
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump({tag: {key: float(value[k]) for key, value in figures.items()}
-                       for k, tag in enumerate(tags)}, f, indent=2)
+            json.dump(
+                {
+                    tag: {
+                        key: float(value[k])
+                        for key, value in figures.items()
+                    }
+                    for k, tag in enumerate(tags)
+                },
+                f,
+                indent=2)
 
 
 if __name__ == '__main__':

@@ -42,7 +42,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='dataset (or training) config file')
     parser.add_argument('--output-dir', required=True, help='folder for the PNGs')
     parser.add_argument(
-        '--split', choices=['train', 'val', 'test'], default='train',
+        '--split',
+        choices=['train', 'val', 'test'],
+        default='train',
         help='which dataloader to browse (val falls back to test when the config has none)')
     parser.add_argument('--task', default=None, help='only samples of this task')
     parser.add_argument('--max', type=int, default=10, help='number of samples to draw')

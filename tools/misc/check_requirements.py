@@ -43,7 +43,8 @@ def _split_option(line: str) -> Tuple[str, str]:
     return option, argument.strip()
 
 
-def unmet_requirements(path: str, constraints_only: bool = False,
+def unmet_requirements(path: str,
+                       constraints_only: bool = False,
                        visiting: Tuple[str, ...] = ()) -> List[str]:
     """Return the requirements of a requirements file that the environment does not satisfy.
 

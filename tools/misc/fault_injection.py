@@ -45,11 +45,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('config')
     parser.add_argument('--work-dir', required=True)
     parser.add_argument('--kills', type=int, default=4, help='how many times to kill the run')
-    parser.add_argument('--modes', default='step,save,timer',
-                        help=f'comma-separated kill modes to cycle through, of {MODES}')
+    parser.add_argument(
+        '--modes',
+        default='step,save,timer',
+        help=f'comma-separated kill modes to cycle through, of {MODES}')
     parser.add_argument('--seed', type=int, default=0, help='seed of the kill points')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='passed to tools/train.py (e.g. train_cfg.max_iters=24)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        help='passed to tools/train.py (e.g. train_cfg.max_iters=24)')
     args = parser.parse_args(argv)
     args.modes = args.modes.split(',')
     unknown = sorted(set(args.modes) - set(MODES))
@@ -120,7 +125,9 @@ def max_iters_of(config: str, cfg_options: List[str]) -> int:
     return int(cfg.train_cfg.max_iters)
 
 
-def train_command(args: argparse.Namespace, work_dir: str, mode: str = 'none',
+def train_command(args: argparse.Namespace,
+                  work_dir: str,
+                  mode: str = 'none',
                   at_iter: int = 0) -> List[str]:
     from mmvisionllm.engine import find_resumable_checkpoint
     train_args = [args.config, '--work-dir', work_dir]
@@ -141,11 +148,17 @@ def resumable_iter(work_dir: str) -> int:
 
 def run(command: List[str], log_path: str, kill_after: Optional[float] = None) -> int:
     """Run ``command`` (its own process group); SIGKILL the group after ``kill_after`` seconds."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (REPO, os.environ.get('PYTHONPATH')) if p))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(p for p in (REPO, os.environ.get('PYTHONPATH')) if p))
     with open(log_path, 'w') as log:
-        proc = subprocess.Popen(command, cwd=os.getcwd(), env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            cwd=os.getcwd(),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True)
         try:
             return proc.wait(timeout=kill_after)
         except subprocess.TimeoutExpired:
@@ -186,8 +199,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         delay = rng.uniform(0.2, 0.9) * reference_time if mode == 'timer' else None
         log_path = osp.join(args.work_dir, f'killed_{k}.log')
         rc = run(train_command(args, killed_dir, mode, at_iter), log_path, kill_after=delay)
-        kills.append(dict(mode=mode, iteration=at_iter if mode != 'timer' else None,
-                          delay_s=round(delay, 2) if delay else None, exit=rc))
+        kills.append(
+            dict(
+                mode=mode,
+                iteration=at_iter if mode != 'timer' else None,
+                delay_s=round(delay, 2) if delay else None,
+                exit=rc))
         print(f'kill {k + 1}/{args.kills}: {mode} '
               f'({"after %.1f s" % delay if delay else "at iteration %d" % at_iter}), exit {rc}')
     rc = run(train_command(args, killed_dir), osp.join(args.work_dir, 'final.log'))
@@ -195,8 +212,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise RuntimeError(f'the final resume failed (exit {rc}); see {args.work_dir}/final.log')
     final = f'iter_{max_iters}.pth'
     result = compare_weights(osp.join(reference_dir, final), osp.join(killed_dir, final))
-    result.update(kills=kills, num_kills=sum(kill['exit'] == -signal.SIGKILL for kill in kills),
-                  config=args.config, cfg_options=args.cfg_options, max_iters=max_iters)
+    result.update(
+        kills=kills,
+        num_kills=sum(kill['exit'] == -signal.SIGKILL for kill in kills),
+        config=args.config,
+        cfg_options=args.cfg_options,
+        max_iters=max_iters)
     with open(osp.join(args.work_dir, 'fault_injection.json'), 'w') as f:
         json.dump(result, f, indent=2)
     print(f'{result["num_kills"]} SIGKILLs, final weights of {final}: '

@@ -33,8 +33,12 @@ def parse_args() -> argparse.Namespace:
 
 def generation_record(args: argparse.Namespace) -> dict:
     """What identifies a generated copy: the generator version and the arguments."""
-    return dict(version=GENERATOR_VERSION, seed=args.seed, num_train=args.num_train,
-                num_val=args.num_val, img_size=args.img_size)
+    return dict(
+        version=GENERATOR_VERSION,
+        seed=args.seed,
+        num_train=args.num_train,
+        num_val=args.num_val,
+        img_size=args.img_size)
 
 
 def read_record(out_dir: str) -> dict:

@@ -44,11 +44,24 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STAGE2 = osp.join(REPO, 'configs', 'visionllmv2', 'visionllmv2_7b_coco_stage2{}.py')
 ROWS = ('stage2-ddp', 'stage1-zero3', 'stage1-fsdp')
 
-CLIP_L_336 = dict(image_size=336, patch_size=14, hidden_size=1024, intermediate_size=4096,
-                  num_hidden_layers=24, num_attention_heads=16, projection_dim=768)
-LLAMA_7B = dict(model_type='llama', hidden_size=4096, intermediate_size=11008,
-                num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
-                max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False)
+CLIP_L_336 = dict(
+    image_size=336,
+    patch_size=14,
+    hidden_size=1024,
+    intermediate_size=4096,
+    num_hidden_layers=24,
+    num_attention_heads=16,
+    projection_dim=768)
+LLAMA_7B = dict(
+    model_type='llama',
+    hidden_size=4096,
+    intermediate_size=11008,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    num_key_value_heads=32,
+    max_position_embeddings=4096,
+    rms_norm_eps=1e-5,
+    tie_word_embeddings=False)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,35 +70,43 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--iters', type=int, default=4)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--batch-size', type=int, default=2, help='samples per step')
-    parser.add_argument('--rows', nargs='+', default=list(ROWS) + ['msda'],
-                        choices=list(ROWS) + ['msda'])
+    parser.add_argument(
+        '--rows', nargs='+', default=list(ROWS) + ['msda'], choices=list(ROWS) + ['msda'])
     parser.add_argument('--timeout', type=int, default=170, help='seconds per row')
-    parser.add_argument('--dry-run', action='store_true',
-                        help='build the configs and the models on the meta device only')
+    parser.add_argument(
+        '--dry-run',
+        action='store_true',
+        help='build the configs and the models on the meta device only')
     return parser.parse_args(argv)
 
 
 def _data(root: str, task: str, batch_size: int) -> dict:
     """A ShapesWorld train dataloader of one task at the 7B views (one 336 px CLIP tile)."""
     from mmengine import Config
-    tasks = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'datasets',
-                                     'shapesworld_tasks.py'))
+    tasks = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'datasets', 'shapesworld_tasks.py'))
     dataset = copy.deepcopy(tasks[f'shapesworld_{task}_train'].to_dict())
     dataset['data_root'] = osp.join(root, 'data', 'shapesworld') + '/'
     return dict(
-        batch_size=batch_size, num_workers=2, persistent_workers=False,
+        batch_size=batch_size,
+        num_workers=2,
+        persistent_workers=False,
         sampler=dict(type='DefaultSampler', shuffle=True),
         collate_fn=dict(type='pseudo_collate'),
-        dataset=dict(type='MultiTaskDataset', datasets=[dataset],
-                     transform_overrides=dict(
-                         DynamicTiling=dict(tile_size=336, max_tiles=1),
-                         ResizeWithKeypoints=dict(scale=(512, 512)))))
+        dataset=dict(
+            type='MultiTaskDataset',
+            datasets=[dataset],
+            transform_overrides=dict(
+                DynamicTiling=dict(tile_size=336, max_tiles=1),
+                ResizeWithKeypoints=dict(scale=(512, 512)))))
 
 
 def _model_7b(cfg, root: str, lora: bool) -> None:
     """Random-init CLIP-L-336 + LLaMA-7B-shaped LLM in place of the local checkpoints."""
     cfg.model.vision_encoder = dict(
-        type='CLIPVisionEncoder', config=CLIP_L_336, select_layer=-2, num_region_layers=3,
+        type='CLIPVisionEncoder',
+        config=CLIP_L_336,
+        select_layer=-2,
+        num_region_layers=3,
         torch_dtype=cfg.model.vision_encoder.get('torch_dtype'))  # FSDP variant: fp32
     llm = dict(cfg.model.llm)
     llm.pop('pretrained_path', None)
@@ -94,8 +115,12 @@ def _model_7b(cfg, root: str, lora: bool) -> None:
         llm['lora'] = None
     cfg.model.llm = llm
     cfg.model.template = dict(
-        type='ConversationTemplate', system='', system_separator='', user_prefix='<|user|> ',
-        assistant_prefix=' <|assistant|>', role_tokens=('<|user|>', '<|assistant|>'),
+        type='ConversationTemplate',
+        system='',
+        system_separator='',
+        user_prefix='<|user|> ',
+        assistant_prefix=' <|assistant|>',
+        role_tokens=('<|user|>', '<|assistant|>'),
         add_bos=True)  # the word-level tokenizer lower-cases Vicuna's "USER:"
 
 
@@ -161,18 +186,25 @@ def meta_parameters(cfg) -> Dict[str, int]:
 def run_row(row: str, config_path: str, args) -> dict:
     """One benchmark subprocess; its JSON result or the error."""
     out = osp.join(args.work_dir, f'{row}.json')
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '1',
-           '--master_port', str(29700 + ROWS.index(row)),
-           osp.join(REPO, 'tools', 'analysis_tools', 'throughput_benchmark.py'), config_path,
-           '--launcher', 'pytorch', '--iters', str(args.iters), '--warmup', str(args.warmup),
-           '--out', out]
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '1', '--master_port',
+        str(29700 + ROWS.index(row)),
+        osp.join(REPO, 'tools', 'analysis_tools', 'throughput_benchmark.py'), config_path,
+        '--launcher', 'pytorch', '--iters',
+        str(args.iters), '--warmup',
+        str(args.warmup), '--out', out
+    ]
     if row != 'stage2-ddp':  # no decoders in stage 1 (and the counter needs gathered weights)
         cmd.append('--no-flop-count')
     start = time.time()
     try:
-        proc = subprocess.run(cmd, cwd=args.work_dir, capture_output=True, text=True,
-                              timeout=args.timeout,
-                              env=dict(os.environ, PYTHONPATH=REPO))
+        proc = subprocess.run(
+            cmd,
+            cwd=args.work_dir,
+            capture_output=True,
+            text=True,
+            timeout=args.timeout,
+            env=dict(os.environ, PYTHONPATH=REPO))
     except subprocess.TimeoutExpired:
         return dict(row=row, error=f'timed out after {args.timeout} s')
     if proc.returncode != 0 or not osp.isfile(out):
@@ -197,8 +229,7 @@ def msda_check(iters: int = 10) -> dict:
     num_value, batch, heads, dims, queries, points = int((shapes[:, 0] * shapes[:, 1]).sum()), \
         2, 8, 32, 900, 4
     value = torch.rand(batch, num_value, heads, dims, device='cuda', requires_grad=True)
-    locations = torch.rand(batch, queries, heads, 4, points, 2, device='cuda',
-                           requires_grad=True)
+    locations = torch.rand(batch, queries, heads, 4, points, 2, device='cuda', requires_grad=True)
     weights = torch.rand(batch, queries, heads, 4, points, device='cuda').softmax(-1)
     weights.requires_grad_(True)
 
@@ -223,14 +254,20 @@ def msda_check(iters: int = 10) -> dict:
     (k_out, k_grads), k_time = results[True]
     (p_out, p_grads), p_time = results[False]
     grad_diff = max(float((a - b).abs().max()) for a, b in zip(k_grads, p_grads))
-    return dict(row='msda', out_max_abs_diff=float((k_out - p_out).abs().max()),
-                grad_max_abs_diff=grad_diff, cuda_ms=k_time * 1e3, pytorch_ms=p_time * 1e3)
+    return dict(
+        row='msda',
+        out_max_abs_diff=float((k_out - p_out).abs().max()),
+        grad_max_abs_diff=grad_diff,
+        cuda_ms=k_time * 1e3,
+        pytorch_ms=p_time * 1e3)
 
 
 def format_table(rows: List[dict]) -> str:
     """The one table of the check."""
-    lines = ['| row | step s | tokens/s | samples/s | peak GiB | TFLOP/step | MFU | note |',
-             '|---|---|---|---|---|---|---|---|']
+    lines = [
+        '| row | step s | tokens/s | samples/s | peak GiB | TFLOP/step | MFU | note |',
+        '|---|---|---|---|---|---|---|---|'
+    ]
     for r in rows:
         if 'error' in r:
             lines.append(f"| {r['row']} | - | - | - | - | - | - | {r['error']} |")
@@ -243,10 +280,9 @@ def format_table(rows: List[dict]) -> str:
                 f"{r['grad_max_abs_diff']:.2e} |")
         else:
             mfu_text = f"{r['mfu'] * 100:.1f} %" if r.get('mfu') is not None else 'n/a'
-            lines.append(
-                f"| {r['row']} | {r['step_seconds']:.3f} | {r['tokens_per_s']:.0f} | "
-                f"{r['samples_per_s']:.2f} | {r['peak_mem_mib'] / 1024:.1f} | "
-                f"{r['step_tflop']:.1f} | {mfu_text} | {r.get('strategy')} |")
+            lines.append(f"| {r['row']} | {r['step_seconds']:.3f} | {r['tokens_per_s']:.0f} | "
+                         f"{r['samples_per_s']:.2f} | {r['peak_mem_mib'] / 1024:.1f} | "
+                         f"{r['step_tflop']:.1f} | {mfu_text} | {r.get('strategy')} |")
     return '\n'.join(lines)
 
 
@@ -259,9 +295,14 @@ def main(argv=None) -> Optional[List[dict]]:
     register_all_modules()
     tokenizer = osp.join(args.work_dir, 'data', 'shapesworld', 'tokenizer')
     if not osp.isdir(tokenizer):
-        subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc', 'generate_shapesworld.py'),
-                        '--out-dir', 'data/shapesworld', '--num-train', '64', '--num-val', '4',
-                        '--img-size', '512', '--no-progress'], cwd=args.work_dir, check=True)
+        subprocess.run([
+            sys.executable,
+            osp.join(REPO, 'tools', 'misc',
+                     'generate_shapesworld.py'), '--out-dir', 'data/shapesworld', '--num-train',
+            '64', '--num-val', '4', '--img-size', '512', '--no-progress'
+        ],
+                       cwd=args.work_dir,
+                       check=True)
     configs = build_configs(args.work_dir, args.batch_size)
     rows = []
     for row in (r for r in args.rows if r in configs):
@@ -270,13 +311,17 @@ def main(argv=None) -> Optional[List[dict]]:
         if args.dry_run:
             counts = meta_parameters(configs[row])
             strategy = configs[row].get('strategy', {}).get('type', 'DDP')
-            rows.append(dict(row=row, planned=f"{strategy}, {counts['total'] / 1e9:.2f} B "
-                             f"params, {counts['trainable'] / 1e9:.3f} B trainable"))
+            rows.append(
+                dict(
+                    row=row,
+                    planned=f"{strategy}, {counts['total'] / 1e9:.2f} B "
+                    f"params, {counts['trainable'] / 1e9:.3f} B trainable"))
         else:
             rows.append(run_row(row, path, args))
     if 'msda' in args.rows:
-        rows.append(dict(row='msda', planned='mmcv CUDA kernel vs PyTorch') if args.dry_run
-                    else msda_check())
+        rows.append(
+            dict(row='msda', planned='mmcv CUDA kernel vs PyTorch') if args.dry_run else msda_check(
+            ))
     print(format_table(rows))
     with open(osp.join(args.work_dir, 'gpu_check.json'), 'w') as f:
         json.dump(rows, f, indent=2)

@@ -32,8 +32,8 @@ def consolidate(src: str) -> dict:
         from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
         parent, tag = osp.split(osp.normpath(src))
         state_dict = get_fp32_state_dict_from_zero_checkpoint(parent, tag=tag)
-        client = torch.load(osp.join(src, 'mp_rank_00_model_states.pt'), map_location='cpu',
-                            weights_only=False)
+        client = torch.load(
+            osp.join(src, 'mp_rank_00_model_states.pt'), map_location='cpu', weights_only=False)
         meta = client.get('meta', {})
     elif osp.isfile(src):
         checkpoint = torch.load(src, map_location='cpu', weights_only=False)

@@ -45,10 +45,15 @@ def parse_args() -> argparse.Namespace:
         nargs='+',
         default=[],
         help='fnmatch patterns of (prefixed) keys that may be left out')
-    parser.add_argument('--in-channels', type=int, default=4096,
-                        help='LLM width for building the decoder from --config (default 4096)')
-    parser.add_argument('--model-prefix', default='',
-                        help="where the decoder sits in the target model, e.g. 'decoders.det.'")
+    parser.add_argument(
+        '--in-channels',
+        type=int,
+        default=4096,
+        help='LLM width for building the decoder from --config (default 4096)')
+    parser.add_argument(
+        '--model-prefix',
+        default='',
+        help="where the decoder sits in the target model, e.g. 'decoders.det.'")
     return parser.parse_args()
 
 
@@ -81,8 +86,7 @@ def main() -> None:
     checkpoint = _load_checkpoint(args.src, map_location='cpu')
     source = checkpoint.get('state_dict', checkpoint)
     target = build_target(args.config, args.in_channels, args.model_prefix, args.group)
-    result = convert_gdino_state_dict(
-        source, prefix=args.model_prefix + 'detector.', target=target)
+    result = convert_gdino_state_dict(source, prefix=args.model_prefix + 'detector.', target=target)
     print(f'mapped {len(result.state_dict)} tensors, dropped {len(result.dropped)} text-branch '
           f'keys')
     refused = []
@@ -94,17 +98,20 @@ def main() -> None:
         if not skipped:
             refused.append(key)
     if refused:
-        print(f'error: {len(refused)} tensors of {args.src} would be left out (above); check that '
-              f'--config builds the decoder the checkpoint is for (model.decoders.{args.group}), '
-              'or name what may be dropped with --skip. Nothing written.', file=sys.stderr)
+        print(
+            f'error: {len(refused)} tensors of {args.src} would be left out (above); check that '
+            f'--config builds the decoder the checkpoint is for (model.decoders.{args.group}), '
+            'or name what may be dropped with --skip. Nothing written.',
+            file=sys.stderr)
         sys.exit(1)
     # the detector's new parts (result.missing) and the plugin's own (link projection...)
     fresh = [key for key in target if key not in result.state_dict]
     print(f'{len(fresh)} decoder tensors start from their initialisation: '
           f'{sorted({key.rsplit(".", 1)[0] for key in fresh})}')
-    torch.save(dict(state_dict=result.state_dict,
-                    meta=dict(converted_from=args.src, converter='gdino_to_link_decoder')),
-               args.dst)
+    torch.save(
+        dict(
+            state_dict=result.state_dict,
+            meta=dict(converted_from=args.src, converter='gdino_to_link_decoder')), args.dst)
     print(f'saved {args.dst}')
 
 

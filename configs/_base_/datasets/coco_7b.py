@@ -31,7 +31,8 @@ def _instances(task, split, with_mask):
         data_prefix=dict(img=f'{split}2017/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=32) if split == 'train' else None,
         test_mode=split != 'train',
-        pipeline=[coco_load_image, coco_clip_view, _boxes(with_mask), coco_decoder_view, coco_pack])
+        pipeline=[coco_load_image, coco_clip_view,
+                  _boxes(with_mask), coco_decoder_view, coco_pack])
 
 
 def _refcoco(split):
@@ -43,7 +44,8 @@ def _refcoco(split):
         ann_file=f'mdetr_annotations/final_refexp_{split}.json',
         data_prefix=dict(img='train2014/'),
         test_mode=split != 'train',
-        pipeline=[coco_load_image, coco_clip_view, _boxes(), coco_decoder_view, coco_pack])
+        pipeline=[coco_load_image, coco_clip_view,
+                  _boxes(), coco_decoder_view, coco_pack])
 
 
 def _pose(split):
@@ -57,7 +59,10 @@ def _pose(split):
         # mmpose's COCO keypoint metainfo (names, skeleton, sigmas), found in its package
         metainfo=dict(classes=('person', ), from_file='configs/_base_/datasets/coco.py'),
         test_mode=split != 'train',
-        pipeline=[coco_load_image, coco_clip_view, _boxes(with_keypoints=True), coco_decoder_view, coco_pack])
+        pipeline=[
+            coco_load_image, coco_clip_view,
+            _boxes(with_keypoints=True), coco_decoder_view, coco_pack
+        ])
 
 
 def _vqav2(split):
@@ -124,8 +129,7 @@ coco_pose_metric = dict(
     type='TaskFilteredMetric',
     tasks='pose',
     metric=dict(
-        type='mmpose.CocoMetric',
-        ann_file=coco_root + 'annotations/person_keypoints_val2017.json'))
+        type='mmpose.CocoMetric', ann_file=coco_root + 'annotations/person_keypoints_val2017.json'))
 # Region-level conversations for stage 1 (LLaVA json whose questions hold <region> prompts with
 # their boxes/masks, as ShapesWorld's region_*.json; e.g. a conversion of RefCOCOg region captions)
 region_caption_train = dict(

@@ -13,13 +13,11 @@ train_dataloader = dict(
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type='MultiTaskDataset',
-        datasets=[
-            {{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
-            {{_base_.shapesworld_grd_train}}, {{_base_.shapesworld_pose_train}},
-            {{_base_.shapesworld_vqa_train}}, {{_base_.shapesworld_caption_train}},
-            {{_base_.shapesworld_region_train}}, {{_base_.shapesworld_gen_train}},
-            {{_base_.shapesworld_edit_train}}
-        ]))
+        datasets=[{{_base_.shapesworld_det_train}}, {{_base_.shapesworld_seg_train}},
+                  {{_base_.shapesworld_grd_train}}, {{_base_.shapesworld_pose_train}},
+                  {{_base_.shapesworld_vqa_train}}, {{_base_.shapesworld_caption_train}},
+                  {{_base_.shapesworld_region_train}}, {{_base_.shapesworld_gen_train}},
+                  {{_base_.shapesworld_edit_train}}]))
 val_dataloader = dict(
     batch_size=8,
     num_workers=2,
@@ -30,11 +28,9 @@ val_dataloader = dict(
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type='MultiTaskDataset',
-        datasets=[
-            {{_base_.shapesworld_det_val}}, {{_base_.shapesworld_seg_val}},
-            {{_base_.shapesworld_grd_val}}, {{_base_.shapesworld_pose_val}},
-            {{_base_.shapesworld_vqa_val}}, {{_base_.shapesworld_caption_val}},
-            {{_base_.shapesworld_region_val}}, {{_base_.shapesworld_gen_val}},
-            {{_base_.shapesworld_edit_val}}
-        ]))
+        datasets=[{{_base_.shapesworld_det_val}}, {{_base_.shapesworld_seg_val}},
+                  {{_base_.shapesworld_grd_val}}, {{_base_.shapesworld_pose_val}},
+                  {{_base_.shapesworld_vqa_val}}, {{_base_.shapesworld_caption_val}},
+                  {{_base_.shapesworld_region_val}}, {{_base_.shapesworld_gen_val}},
+                  {{_base_.shapesworld_edit_val}}]))
 test_dataloader = val_dataloader

@@ -10,8 +10,8 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=10),
     dict(type='CosineAnnealingLR', eta_min=2.5e-6, by_epoch=False, begin=10, end=max_iters)
 ]
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=max_iters + 1)
+train_cfg = dict(
+    _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters + 1)
 val_cfg = None
 val_dataloader = None
 val_evaluator = None

@@ -91,10 +91,14 @@ class FiniteLossHook(Hook):
                          outputs: Optional[Dict] = None) -> None:
         if not outputs:
             return
-        values = {name: _scalar(value) for name, value in outputs.items()
-                  if self.key_filter in name}
-        bad = {name: value for name, value in values.items()
-               if value is not None and not math.isfinite(value)}
+        values = {
+            name: _scalar(value)
+            for name, value in outputs.items() if self.key_filter in name
+        }
+        bad = {
+            name: value
+            for name, value in values.items() if value is not None and not math.isfinite(value)
+        }
         if not bad:
             return
         shown = ', '.join(f'{name}={value}' for name, value in values.items() if value is not None)

@@ -113,7 +113,8 @@ class RNGStateHook(Hook):
             print_log(
                 f'RNGStateHook: the checkpoint holds random states of {len(states)} rank(s) but '
                 f'this run has {world_size}; a resumed run draws new random numbers',
-                logger='current', level=logging.WARNING)
+                logger='current',
+                level=logging.WARNING)
             return
         self._loaded = states[rank]
 
@@ -124,13 +125,14 @@ class RNGStateHook(Hook):
         loop = runner.train_loop
         if isinstance(loop, IterBasedTrainLoop) and runner.iter > 0:
             loop.dataloader_iterator = _RestoreAfterSkip(
-                loop.dataloader_iterator, runner.iter, state,
-                lambda: print_log(f'RNGStateHook: random states of iteration {runner.iter} '
-                                  'restored', logger='current'))
+                loop.dataloader_iterator, runner.iter, state, lambda: print_log(
+                    f'RNGStateHook: random states of iteration {runner.iter} '
+                    'restored',
+                    logger='current'))
         else:
             set_rng_state(state)
-            print_log(f'RNGStateHook: random states of epoch {runner.epoch} restored',
-                      logger='current')
+            print_log(
+                f'RNGStateHook: random states of epoch {runner.epoch} restored', logger='current')
 
     def before_val(self, runner) -> None:
         if self.isolate_val and self._in_training(runner):

@@ -22,8 +22,7 @@ __all__ = ['SharedParamOptimWrapperConstructor']
 class SharedParamOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """``DefaultOptimWrapperConstructor`` where a shared parameter joins one group only."""
 
-    def add_params(self, params: List[dict], module: nn.Module, prefix: str = '',
-                   **kwargs) -> None:
+    def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', **kwargs) -> None:
         """Add ``module``'s parameter groups to ``params`` (see mmengine), each parameter once."""
         super().add_params(params, module, prefix=prefix, **kwargs)
         if prefix:  # a recursive call: the root call removes the repeats once at the end

@@ -11,17 +11,47 @@ import re
 __all__ = ['normalize_vqa_answer']
 
 _NUMBER_WORDS = {
-    'none': '0', 'zero': '0', 'one': '1', 'two': '2', 'three': '3', 'four': '4', 'five': '5',
-    'six': '6', 'seven': '7', 'eight': '8', 'nine': '9', 'ten': '10'
+    'none': '0',
+    'zero': '0',
+    'one': '1',
+    'two': '2',
+    'three': '3',
+    'four': '4',
+    'five': '5',
+    'six': '6',
+    'seven': '7',
+    'eight': '8',
+    'nine': '9',
+    'ten': '10'
 }
 _ARTICLES = {'a', 'an', 'the'}
 _CONTRACTIONS = {
-    'aint': "ain't", 'arent': "aren't", 'cant': "can't", 'couldnt': "couldn't", 'didnt': "didn't",
-    'doesnt': "doesn't", 'dont': "don't", 'hadnt': "hadn't", 'hasnt': "hasn't", 'havent': "haven't",
-    'hes': "he's", 'im': "i'm", 'isnt': "isn't", 'itll': "it'll", 'ive': "i've", 'lets': "let's",
-    'shouldnt': "shouldn't", 'thats': "that's", 'theres': "there's", 'theyre': "they're",
-    'wasnt': "wasn't", 'werent': "weren't", 'whats': "what's", 'wont': "won't",
-    'wouldnt': "wouldn't", 'youre': "you're"
+    'aint': "ain't",
+    'arent': "aren't",
+    'cant': "can't",
+    'couldnt': "couldn't",
+    'didnt': "didn't",
+    'doesnt': "doesn't",
+    'dont': "don't",
+    'hadnt': "hadn't",
+    'hasnt': "hasn't",
+    'havent': "haven't",
+    'hes': "he's",
+    'im': "i'm",
+    'isnt': "isn't",
+    'itll': "it'll",
+    'ive': "i've",
+    'lets': "let's",
+    'shouldnt': "shouldn't",
+    'thats': "that's",
+    'theres': "there's",
+    'theyre': "they're",
+    'wasnt': "wasn't",
+    'werent': "weren't",
+    'whats': "what's",
+    'wont': "won't",
+    'wouldnt': "wouldn't",
+    'youre': "you're"
 }
 # the official list (21 characters): apostrophes, colons, '$' ... stay, so "don't" (a human answer)
 # and "dont" (expanded by _CONTRACTIONS) meet, and "10:30" stays a time

@@ -57,9 +57,16 @@ class ShapesEditMetric(ShapesGenEvalMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(
-            detector, vocabulary, score_thr=score_thr, check_extra=True, exact_count=True,
-            fg_threshold=fg_threshold, max_colour_dist=max_colour_dist,
-            reference_images=reference_images, collect_device=collect_device, prefix=prefix)
+            detector,
+            vocabulary,
+            score_thr=score_thr,
+            check_extra=True,
+            exact_count=True,
+            fg_threshold=fg_threshold,
+            max_colour_dist=max_colour_dist,
+            reference_images=reference_images,
+            collect_device=collect_device,
+            prefix=prefix)
         self._previous_target_objects = None  # detections in the last target seen
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
@@ -134,8 +141,10 @@ class ShapesEditMetric(ShapesGenEvalMetric):
         pixel_references = [r for r in references if r['l1'] is not None]
         success = {}
         if self._detector is not None:
-            mismatched = [r['mismatched_success'] for r in references
-                          if r.get('mismatched_success') is not None]
+            mismatched = [
+                r['mismatched_success'] for r in references
+                if r.get('mismatched_success') is not None
+            ]
             success = dict(
                 source_success=float(np.mean([r['source_success'] for r in references])),
                 mismatched_success=float(np.mean(mismatched)) if mismatched else float('nan'))

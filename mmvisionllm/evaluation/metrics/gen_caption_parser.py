@@ -65,12 +65,15 @@ class ShapesVocabulary:
         cfg = dict(cfg or {})
         classes = tuple(cfg.get('classes', spec.CATEGORY_NAMES))
         plural_of = dict(cfg.get('plurals', spec.PLURAL_NAMES))
-        colours = {k: tuple(int(c) for c in v)
-                   for k, v in dict(cfg.get('colours', spec.COLOURS)).items()}
+        colours = {
+            k: tuple(int(c) for c in v)
+            for k, v in dict(cfg.get('colours', spec.COLOURS)).items()
+        }
         numbers = {w: i for i, w in enumerate(cfg.get('number_words', spec.NUMBER_WORDS))}
         return cls(
             classes=classes,
-            plurals={plural_of.get(c, c + 's'): c for c in classes},
+            plurals={plural_of.get(c, c + 's'): c
+                     for c in classes},
             colours=colours,
             sizes=tuple(cfg.get('sizes', spec.SIZE_NAMES)),
             numbers=numbers)

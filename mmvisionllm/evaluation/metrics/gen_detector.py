@@ -68,8 +68,10 @@ class MMDetShapesDetector:
         """Detect objects in RGB uint8 images [H, W, 3] (see the module docstring)."""
         from mmdet.apis import inference_detector
         from mmengine.registry import DefaultScope
-        arrays = [np.ascontiguousarray(img[..., ::-1] if self.channel_order == 'bgr' else img)
-                  for img in images]
+        arrays = [
+            np.ascontiguousarray(img[..., ::-1] if self.channel_order == 'bgr' else img)
+            for img in images
+        ]
         results = []
         for start in range(0, len(arrays), self.batch_size):
             batch = arrays[start:start + self.batch_size]

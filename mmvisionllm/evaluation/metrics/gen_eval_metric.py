@@ -152,10 +152,11 @@ class ShapesGenEvalMetric(BaseMetric):
         found_mismatched = dict(zip(with_mismatch, found[len(real):]))
         for i, (sample, result) in enumerate(zip(data_samples, results)):
             present, absent = parse_caption(caption_of(sample, self.caption_key), self.vocabulary)
-            result['real'] = bool(check_objects(found[i], present, absent, self.check_extra,
-                                                self.exact_count))
-            result['mismatched'] = None if i not in found_mismatched else bool(check_objects(
-                found_mismatched[i], present, absent, self.check_extra, self.exact_count))
+            result['real'] = bool(
+                check_objects(found[i], present, absent, self.check_extra, self.exact_count))
+            result['mismatched'] = None if i not in found_mismatched else bool(
+                check_objects(found_mismatched[i], present, absent, self.check_extra,
+                              self.exact_count))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Overall and per-kind accuracy."""

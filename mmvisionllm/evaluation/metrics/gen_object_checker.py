@@ -114,8 +114,8 @@ def describe_objects(image: np.ndarray,
         mask = masks[i] if masks is not None and len(masks) > i else None
         colour = measure_colour(image, box, vocabulary.colours, mask, fg_threshold, max_colour_dist)
         found.append(
-            FoundObject(str(classes[int(label)]), colour, float(score),
-                        tuple(float(v) for v in box)))
+            FoundObject(
+                str(classes[int(label)]), colour, float(score), tuple(float(v) for v in box)))
     return found
 
 

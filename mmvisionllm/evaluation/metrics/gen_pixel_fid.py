@@ -92,8 +92,9 @@ class PixelFrechetDistance(BaseMetric):
             if pred is None:
                 self.results.append(dict(missing=True))
                 continue
-            result = dict(pred=pixel_features(pred, self.size, self.bins),
-                          gt=pixel_features(gt, self.size, self.bins))
+            result = dict(
+                pred=pixel_features(pred, self.size, self.bins),
+                gt=pixel_features(gt, self.size, self.bins))
             if self.reference_images:
                 result['gt_image'] = resize_image(gt, pred.shape[:2]).astype(np.float64)
             self.results.append(result)
@@ -106,11 +107,11 @@ class PixelFrechetDistance(BaseMetric):
             return dict(pixel_fd=float('nan'), num_samples=len(results), num_missing=num_missing)
         pred = np.stack([r['pred'] for r in results])
         gt = np.stack([r['gt'] for r in results])
-        metrics = dict(pixel_fd=frechet_distance(pred, gt), num_samples=len(results),
-                       num_missing=num_missing)
+        metrics = dict(
+            pixel_fd=frechet_distance(pred, gt), num_samples=len(results), num_missing=num_missing)
         if self.reference_images:
             mean_image = np.mean([r['gt_image'] for r in results], axis=0).round().astype(np.uint8)
-            constant = np.repeat(pixel_features(mean_image, self.size, self.bins)[None],
-                                 len(results), axis=0)
+            constant = np.repeat(
+                pixel_features(mean_image, self.size, self.bins)[None], len(results), axis=0)
             metrics['pixel_fd_mean_image'] = frechet_distance(constant, gt)
         return metrics

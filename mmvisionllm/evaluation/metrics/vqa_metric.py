@@ -57,8 +57,9 @@ class VQAAccuracy(BaseMetric):
                 if key not in sample:
                     ident = sample.get('question_id', sample.get('img_id', '?'))
                     raise KeyError(f'VQAAccuracy: sample {ident} has no `{key}`')
-            self.results.append((vqa_accuracy(sample['pred_text'], sample['gt_answers']),
-                                 sample.get('answer_type') or None))
+            self.results.append((vqa_accuracy(sample['pred_text'],
+                                              sample['gt_answers']), sample.get('answer_type')
+                                 or None))
 
     def compute_metrics(self, results: List[Tuple[float, Optional[str]]]) -> Dict[str, float]:
         metrics = dict(accuracy=sum(acc for acc, _ in results) / max(len(results), 1))

@@ -113,8 +113,9 @@ class ConversationTokenizer:
 
     def _check_routing_words(self, text: str) -> None:
         known = set(self.routing_token_names.values()) | set(self.tokenizer.get_added_vocab())
-        unowned = [w for w in dict.fromkeys(re.findall(UNOWNED_TOKEN_PATTERN, text))
-                   if w not in known]
+        unowned = [
+            w for w in dict.fromkeys(re.findall(UNOWNED_TOKEN_PATTERN, text)) if w not in known
+        ]
         if unowned:
             configured = sorted(self.routing_token_names[t] for t in self.query_counts)
             raise ValueError(

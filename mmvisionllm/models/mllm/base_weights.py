@@ -82,9 +82,7 @@ def base_weight_names(model: nn.Module) -> Set[str]:
     return names & state_keys
 
 
-def strip_base_weights(model: nn.Module,
-                       checkpoint: dict,
-                       keep: Optional[Set[str]] = None) -> list:
+def strip_base_weights(model: nn.Module, checkpoint: dict, keep: Optional[Set[str]] = None) -> list:
     """Remove the base weights of ``model`` from ``checkpoint['state_dict']`` (in place) and record
     what was removed and the folders that give it back in ``checkpoint['meta']``.
 

@@ -48,20 +48,24 @@ class CLIPTileDataPreprocessor(BaseDataPreprocessor):
         self.explicit_statistics = mean is not None or std is not None
         mean = CLIP_MEAN if mean is None else mean
         std = CLIP_STD if std is None else std
-        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1),
-                             persistent=False)
+        self.register_buffer(
+            'mean', torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer(
+            'std', torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
     def set_image_statistics(self, mean: Sequence[float], std: Sequence[float]) -> None:
         """Take the checkpoint image processor's mean/std, unless the config gave its own."""
         if self.explicit_statistics:
-            if not (torch.allclose(self.mean.flatten().cpu(), torch.tensor(mean).float())
-                    and torch.allclose(self.std.flatten().cpu(), torch.tensor(std).float())):
+            if not (torch.allclose(self.mean.flatten().cpu(),
+                                   torch.tensor(mean).float())
+                    and torch.allclose(self.std.flatten().cpu(),
+                                       torch.tensor(std).float())):
                 print_log(
                     f'data_preprocessor: the config\'s mean/std {self.mean.flatten().tolist()}/'
                     f'{self.std.flatten().tolist()} are used, not the vision checkpoint\'s '
-                    f'{list(mean)}/{list(std)}', logger='current', level=logging.WARNING)
+                    f'{list(mean)}/{list(std)}',
+                    logger='current',
+                    level=logging.WARNING)
             return
         self.mean.copy_(torch.tensor(mean).view(1, 3, 1, 1))
         self.std.copy_(torch.tensor(std).view(1, 3, 1, 1))
@@ -129,11 +133,13 @@ class VisionLLMv2DataPreprocessor(CLIPTileDataPreprocessor):
         """``conversation`` shortened to ``max_length`` tokens by :func:`fit_conversation`."""
         fitted, dropped = fit_conversation(
             conversation, self.max_length,
-            lambda turns: len(self.conversation_tokenizer.encode(turns, num_tiles).input_ids),
-            name)
+            lambda turns: len(self.conversation_tokenizer.encode(turns, num_tiles).input_ids), name)
         if dropped:
-            print_log(f'{name} is longer than max_length={self.max_length} tokens: dropped '
-                      f'{dropped}', logger='current', level=logging.WARNING)
+            print_log(
+                f'{name} is longer than max_length={self.max_length} tokens: dropped '
+                f'{dropped}',
+                logger='current',
+                level=logging.WARNING)
             sample.set_metainfo(dict(conversation=fitted))
         return fitted
 

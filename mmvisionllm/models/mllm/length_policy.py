@@ -72,8 +72,8 @@ def fit_conversation(conversation: Sequence[dict], max_length: int, length: Call
     while kept > 1 and length([t for g in exchanges[:kept] for t in g]) > max_length:
         kept -= 1
     conversation = [t for g in exchanges[:kept] for t in g]
-    dropped = [f'{len(exchanges) - kept} of {len(exchanges)} exchanges'] if kept < len(
-        exchanges) else []
+    dropped = [f'{len(exchanges) - kept} of {len(exchanges)} exchanges'
+               ] if kept < len(exchanges) else []
     if length(conversation) > max_length:
         num_words = sum(not any(p in w for p in PLACEHOLDERS)
                         for w in conversation[0]['value'].split(' '))

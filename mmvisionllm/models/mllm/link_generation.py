@@ -86,8 +86,10 @@ class LinkAwareGreedyGenerator:
         self.group_of_token = group_of_token
         self.embed_chunk = embed_chunk
         self.max_new_tokens = max_new_tokens
-        self.suppressed = sorted({conversation_tokenizer.image_token_id,
-                                  conversation_tokenizer.query_token_id, *suppress_token_ids})
+        self.suppressed = sorted({
+            conversation_tokenizer.image_token_id, conversation_tokenizer.query_token_id,
+            *suppress_token_ids
+        })
         self.suppress = SuppressTokensLogitsProcessor(self.suppressed)
         base_model = llm.model
         if hasattr(base_model, 'get_base_model'):  # peft wrapper

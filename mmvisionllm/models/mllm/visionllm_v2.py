@@ -108,8 +108,10 @@ class VisionLLMv2(BaseModel):
 
         # the one owner of token -> group -> query count -> image-free
         self.routing = RoutingTable(
-            {g: (d.routing_tokens, d.num_queries)
-             for g, d in self.decoders.items()},
+            {
+                g: (d.routing_tokens, d.num_queries)
+                for g, d in self.decoders.items()
+            },
             routing_vocabulary=routing_vocabulary,
             image_free_groups=image_free_groups,
             role_tokens=self.template.role_tokens)
@@ -145,7 +147,8 @@ class VisionLLMv2(BaseModel):
         # the vocabulary travels with the weights, so a checkpoint extends by token string
         self._vocabulary_extender = VocabularyExtender(self.llm)
         self.register_buffer(
-            VOCABULARY_KEY, encode_vocabulary(self._vocabulary_extender.vocabulary()),
+            VOCABULARY_KEY,
+            encode_vocabulary(self._vocabulary_extender.vocabulary()),
             persistent=True)
         self._register_load_state_dict_pre_hook(self._extend_checkpoint)
 

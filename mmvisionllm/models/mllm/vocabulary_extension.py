@@ -26,9 +26,7 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
-__all__ = [
-    'VOCABULARY_KEY', 'encode_vocabulary', 'decode_vocabulary', 'VocabularyExtender'
-]
+__all__ = ['VOCABULARY_KEY', 'encode_vocabulary', 'decode_vocabulary', 'VocabularyExtender']
 
 #: Name of the buffer holding the vocabulary in the state dict.
 VOCABULARY_KEY = 'token_vocabulary'
@@ -147,15 +145,15 @@ class VocabularyExtender:
                 if source is not None:
                     rows_source[role] = source
                     if remap:
-                        state_dict[source] = self._remap_rows(
-                            state_dict[source], key, current, old_id, len(saved))
+                        state_dict[source] = self._remap_rows(state_dict[source], key, current,
+                                                              old_id, len(saved))
             elif role in rows_source:
                 rows = state_dict[rows_source[role]]
                 if source is None:  # saved without LoRA: peft's rows start from the saved rows
                     state_dict[key] = rows[self._delta_indices(role)].clone()
                 elif remap:
-                    state_dict[source] = self._remap_delta(state_dict[source], role, current,
-                                                           saved, old_id, rows)
+                    state_dict[source] = self._remap_delta(state_dict[source], role, current, saved,
+                                                           old_id, rows)
         return report
 
     @staticmethod

@@ -32,12 +32,14 @@ class RoutingTable:
         ValueError: If two decoder groups claim the same routing token.
     """
 
-    def __init__(self,
-                 decoder_groups: Mapping[str, tuple],
-                 routing_vocabulary: Sequence[str],
-                 image_free_groups: Sequence[str] = (),
-                 placeholder_tokens: Sequence[str] = ('<image>', '<region>', '[EMB]'),
-                 role_tokens: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        decoder_groups: Mapping[str, tuple],
+        routing_vocabulary: Sequence[str],
+        image_free_groups: Sequence[str] = (),
+        placeholder_tokens: Sequence[str] = ('<image>', '<region>', '[EMB]'),
+        role_tokens: Sequence[str] = ()
+    ) -> None:
         self.group_of: Dict[str, str] = {}
         self.num_queries: Dict[str, int] = {}
         for group, (tokens, num_queries) in decoder_groups.items():

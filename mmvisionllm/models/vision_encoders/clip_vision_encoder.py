@@ -103,10 +103,9 @@ class CLIPVisionEncoder(BaseModule):
         crop = crop if isinstance(crop, dict) else dict(height=crop, width=crop)
         sides = {crop.get('height'), crop.get('width')} - {None}
         if sides and sides != {self.image_size}:
-            raise ValueError(
-                f'vision_encoder.pretrained_path={path!r}: its image processor crops '
-                f'{sorted(sides)} px but the tower takes {self.image_size} px tiles '
-                '(config.json image_size)')
+            raise ValueError(f'vision_encoder.pretrained_path={path!r}: its image processor crops '
+                             f'{sorted(sides)} px but the tower takes {self.image_size} px tiles '
+                             '(config.json image_size)')
         if 'image_mean' not in processor or 'image_std' not in processor:
             return None
         return tuple(processor['image_mean']), tuple(processor['image_std'])

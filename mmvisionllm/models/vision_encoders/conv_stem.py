@@ -48,8 +48,7 @@ class ConvStem(BaseModule):
         in_channels = 3
         for width in channels:
             layers += [
-                ConvModule(in_channels, width, 3, padding=1,
-                           norm_cfg=norm_cfg or dict(type='BN')),
+                ConvModule(in_channels, width, 3, padding=1, norm_cfg=norm_cfg or dict(type='BN')),
                 nn.MaxPool2d(2)
             ]
             in_channels = width

@@ -35,16 +35,23 @@ model = dict(
 
 train_dataloader = dict(
     batch_sampler=dict(_delete_=True, type='TaskGroupedBatchSampler'),
-    dataset=dict(_delete_=True, type='MultiTaskDataset',
-                 datasets=[{{_base_.shapesworld_grd_train}}],
-                 transform_overrides={{_base_.clip_view_override}}))
+    dataset=dict(
+        _delete_=True,
+        type='MultiTaskDataset',
+        datasets=[{{_base_.shapesworld_grd_train}}],
+        transform_overrides={{_base_.clip_view_override}}))
 test_dataloader = dict(
-    dataset=dict(_delete_=True, type='MultiTaskDataset',
-                 datasets=[{{_base_.shapesworld_grd_val}}],
-                 transform_overrides={{_base_.clip_view_override}}))
+    dataset=dict(
+        _delete_=True,
+        type='MultiTaskDataset',
+        datasets=[{{_base_.shapesworld_grd_val}}],
+        transform_overrides={{_base_.clip_view_override}}))
 test_evaluator = [
-    dict(type='mmdet.RefExpMetric', ann_file='data/shapesworld/annotations/refexp_val.json',
-         metric='bbox', topk=(1, 5, 10))
+    dict(
+        type='mmdet.RefExpMetric',
+        ann_file='data/shapesworld/annotations/refexp_val.json',
+        metric='bbox',
+        topk=(1, 5, 10))
 ]
 optim_wrapper = dict(optimizer=dict(lr=1e-3), paramwise_cfg=dict(_delete_=True))
 max_iters = 400

@@ -85,8 +85,11 @@ class LinkCenterNetDecoder(BaseLinkDecoder):
         if images is None or any(image is None for image in images):
             raise ValueError(f'{type(self).__name__} needs the image view of every sample')
         pixels = torch.cat([
-            F.interpolate(image[None].float(), size=(self.image_size, ) * 2, mode='bilinear',
-                          align_corners=False) for image in images
+            F.interpolate(
+                image[None].float(),
+                size=(self.image_size, ) * 2,
+                mode='bilinear',
+                align_corners=False) for image in images
         ]).to(self.pixel_mean.device)
         features = self.image_encoder((pixels - self.pixel_mean) / self.pixel_std)
         rows, targets = torch.nonzero(link_mask, as_tuple=True)
@@ -114,12 +117,12 @@ class LinkCenterNetDecoder(BaseLinkDecoder):
             keep = torch.as_tensor(gt.labels) == t
             boxes = torch.as_tensor(gt.bboxes, dtype=torch.float32)[keep]
             height, width = images[row].shape[-2:]  # boxes are in the image view's pixels
-            boxes = boxes * boxes.new_tensor([self.image_size / width, self.image_size / height
-                                              ] * 2)
+            boxes = boxes * boxes.new_tensor(
+                [self.image_size / width, self.image_size / height] * 2)
             gt_instances.append(
-                InstanceData(bboxes=boxes.to(features.device),
-                             labels=torch.zeros(len(boxes), dtype=torch.long,
-                                                device=features.device)))
+                InstanceData(
+                    bboxes=boxes.to(features.device),
+                    labels=torch.zeros(len(boxes), dtype=torch.long, device=features.device)))
             metas.append(meta)
         heatmaps, sizes, offsets = self.head((features, ))
         return self.head.loss_by_feat(heatmaps, sizes, offsets, gt_instances, metas)

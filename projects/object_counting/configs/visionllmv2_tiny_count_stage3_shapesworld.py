@@ -19,7 +19,10 @@ model = dict(
     llm=dict(
         lora=dict(
             _delete_=True,
-            r=8, lora_alpha=16, lora_dropout=0.0, target_modules=['q_proj', 'v_proj'],
+            r=8,
+            lora_alpha=16,
+            lora_dropout=0.0,
+            target_modules=['q_proj', 'v_proj'],
             train_new_tokens=True)),
     decoders=dict(count=dict(type='CountLinkDecoder', num_queries=4, feat_channels=64)),
     frozen_components=('vision_encoder', 'projector', 'region_encoder', 'decoders.det',

@@ -29,8 +29,8 @@ class CocoCountConversationDataset(CocoInstanceConversationDataset):
     def build_conversation(self, data_info: Dict[str, Any]) -> Dict[str, Any]:
         """The detection conversation with ``[CNT]`` plus ``gt_counts``."""
         result = super().build_conversation(data_info)
-        counts = Counter(
-            inst['bbox_label'] for inst in data_info['instances'] if not inst.get('ignore_flag'))
+        counts = Counter(inst['bbox_label'] for inst in data_info['instances']
+                         if not inst.get('ignore_flag'))
         classes = self.metainfo['classes']
         result['gt_counts'] = {
             classes[label]: int(counts.get(label, 0))

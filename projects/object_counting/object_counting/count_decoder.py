@@ -79,8 +79,11 @@ class CountLinkDecoder(BaseLinkDecoder):
             raise ValueError(f'{type(self).__name__} counts in the image: every sample needs '
                              'its image view (inputs["image"])')
         resized = [
-            F.interpolate(image[None].float(), size=(self.image_size, self.image_size),
-                          mode='bilinear', align_corners=False) for image in images
+            F.interpolate(
+                image[None].float(),
+                size=(self.image_size, self.image_size),
+                mode='bilinear',
+                align_corners=False) for image in images
         ]
         pixels = torch.cat(resized).to(self.pixel_mean.device)
         return (pixels - self.pixel_mean) / self.pixel_std

@@ -63,8 +63,8 @@ class CountMetric(BaseMetric):
                 raise KeyError(f'CountMetric: sample {meta.get("img_id")!r} has no gt_counts')
             predicted = meta.get('pred_counts') or {}
             # one result per sample: mmengine cuts the results to the number of samples
-            self.results.append([(name, int(count), int(predicted.get(name, 0)), name
-                                  in predicted) for name, count in gt_counts.items()])
+            self.results.append([(name, int(count), int(predicted.get(name, 0)), name in predicted)
+                                 for name, count in gt_counts.items()])
 
     def compute_metrics(self, results: List[list]) -> Dict[str, float]:
         """accuracy, mae, routed (share of pairs the model answered) and the blind baseline."""
@@ -78,8 +78,8 @@ class CountMetric(BaseMetric):
             routed=sum(r for *_, r in results) / total)
         if self.prior is not None:
             blind = [self.prior.get(name, 0) for name, *_ in results]
-            metrics['blind_accuracy'] = sum(
-                b == t for b, (_, t, _, _) in zip(blind, results)) / total
-            metrics["blind_mae"] = sum(
-                abs(b - t) for b, (_, t, _, _) in zip(blind, results)) / total
+            metrics['blind_accuracy'] = sum(b == t
+                                            for b, (_, t, _, _) in zip(blind, results)) / total
+            metrics["blind_mae"] = sum(abs(b - t)
+                                       for b, (_, t, _, _) in zip(blind, results)) / total
         return metrics

@@ -20,8 +20,8 @@ CONFIG = osp.join(HERE, 'configs', 'visionllmv2_tiny_count_stage3_shapesworld.py
 @pytest.fixture(scope='module')
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp('world')
-    generate_shapesworld(str(root), show_progress=False, seed=0, num_train=12, num_val=6,
-                         img_size=128)
+    generate_shapesworld(
+        str(root), show_progress=False, seed=0, num_train=12, num_val=6, img_size=128)
     return root
 
 
@@ -31,11 +31,10 @@ def cfg(world):
     cfg = Config.fromfile(CONFIG)  # custom_imports: projects.object_counting.object_counting
     cfg.model.llm.tokenizer_path = str(world / 'tokenizer')
     cfg.model.llm.config.update(hidden_size=64, intermediate_size=128, num_hidden_layers=2)
-    cfg.model.vision_encoder.config.update(image_size=32, hidden_size=32, intermediate_size=64,
-                                           num_attention_heads=2)
+    cfg.model.vision_encoder.config.update(
+        image_size=32, hidden_size=32, intermediate_size=64, num_attention_heads=2)
     cfg.model.region_encoder.update(stem_channels=16, num_points=8)
-    cfg.model.decoders = dict(count=dict(type='CountLinkDecoder', feat_channels=32,
-                                         image_size=64))
+    cfg.model.decoders = dict(count=dict(type='CountLinkDecoder', feat_channels=32, image_size=64))
     for split in ('train', 'val'):
         loader = cfg.train_dataloader if split == 'train' else cfg.test_dataloader
         dataset = loader.dataset.datasets[0]
@@ -61,8 +60,8 @@ def test_the_dataset_asks_for_every_class_and_counts_its_instances(cfg, world):
         meta = sample.metainfo
         assert meta['task'] == 'count' and meta['link_tokens'] == ['[CNT]'] * 6
         assert meta['gt_counts'] == {n: truth[meta['img_id']][n] for n in meta['target_names']}
-        assert meta['conversation'][1]['value'] == ', '.join(
-            f'{n} [CNT]' for n in meta['target_names'])
+        assert meta['conversation'][1]['value'] == ', '.join(f'{n} [CNT]'
+                                                             for n in meta['target_names'])
 
 
 def test_the_decoder_learns_and_chat_routes_a_counting_request_to_it(cfg):
@@ -75,8 +74,8 @@ def test_the_decoder_learns_and_chat_routes_a_counting_request_to_it(cfg):
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)
     assert model.llm.tokenizer.convert_tokens_to_ids('[CNT]') == len(model.llm.tokenizer) - 1
-    wrapper = OptimWrapper(torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=3e-3))
+    wrapper = OptimWrapper(
+        torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3))
     model.train()
     history = [model.train_step(batch, wrapper) for _ in range(60)]
     assert history[-1]['loss_count_count'] < 0.3 * history[0]['loss_count_count']
@@ -87,6 +86,8 @@ def test_the_decoder_learns_and_chat_routes_a_counting_request_to_it(cfg):
         meta = sample.metainfo
         assert meta['pred_text'].count('[CNT]') == 6, meta['pred_text']
         assert set(meta['pred_counts']) == set(meta['gt_counts'])
-    errors = [abs(s.metainfo['pred_count_values'][n] - c) for s in predicted
-              for n, c in s.metainfo['gt_counts'].items()]
+    errors = [
+        abs(s.metainfo['pred_count_values'][n] - c) for s in predicted
+        for n, c in s.metainfo['gt_counts'].items()
+    ]
     assert sum(errors) / len(errors) < 0.5

@@ -62,8 +62,9 @@ def _batch(scenes, with_masks: bool):
     samples = []
     for i, scene in enumerate(scenes):
         size = scene['image'].shape[-1]
-        sample = DetDataSample(metainfo=dict(img_id=i, ori_shape=(size, size),
-                                             img_shape=(size, size), scale_factor=(1.0, 1.0)))
+        sample = DetDataSample(
+            metainfo=dict(
+                img_id=i, ori_shape=(size, size), img_shape=(size, size), scale_factor=(1.0, 1.0)))
         sample.gt_instances = InstanceData(bboxes=scene['bboxes'], labels=scene['labels'])
         if with_masks:
             sample.gt_instances.masks = BitmapMasks(scene['masks'], size, size)
@@ -101,26 +102,40 @@ def test_baseline_loss_and_predict(config):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not osp.isfile(osp.join(REPO_ROOT, 'data', 'shapesworld', 'annotations',
-                                            'instances_train.json')),
-                    reason='needs data/shapesworld (tools/misc/generate_shapesworld.py)')
+@pytest.mark.skipif(
+    not osp.isfile(
+        osp.join(REPO_ROOT, 'data', 'shapesworld', 'annotations', 'instances_train.json')),
+    reason='needs data/shapesworld (tools/misc/generate_shapesworld.py)')
 def test_seg_baseline_trains_and_tests_with_the_tools(tmp_path):
     """tools/train.py and tools/test.py on a 16/8-image slice of ShapesWorld, one epoch."""
     slice_opts = [
         'train_dataloader.dataset.indices=16', 'val_dataloader.dataset.indices=8',
         'test_dataloader.dataset.indices=8', 'train_cfg.max_epochs=1'
-    ] + [f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
-         for key in ('num_workers=0', 'persistent_workers=False')]
+    ] + [
+        f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
+        for key in ('num_workers=0', 'persistent_workers=False')
+    ]
     work_dir = str(tmp_path / 'work')
     env = dict(os.environ, OMP_NUM_THREADS='1')
     train = subprocess.run(
         [sys.executable, 'tools/train.py', SEG_CFG, '--work-dir', work_dir, '--cfg-options'] +
-        slice_opts, cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, env=env)
+        slice_opts,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env)
     assert train.returncode == 0, train.stderr[-3000:]
     test = subprocess.run(
-        [sys.executable, 'tools/test.py', SEG_CFG, osp.join(work_dir, 'epoch_1.pth'), '--work-dir',
-         work_dir, '--cfg-options'] + slice_opts, cwd=REPO_ROOT, capture_output=True, text=True,
-        timeout=900, env=env)
+        [
+            sys.executable, 'tools/test.py', SEG_CFG,
+            osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir, '--cfg-options'
+        ] + slice_opts,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env)
     assert test.returncode == 0, test.stderr[-3000:]
     metrics = json.load(open(osp.join(work_dir, 'test_metrics.json')))
     assert 'coco/bbox_mAP' in metrics and 'coco/segm_mAP' in metrics

@@ -150,10 +150,15 @@ def test_converter_tool(tiny_pair, tmp_path):
     dst = str(tmp_path / 'link.pth')
     torch.save(dict(state_dict=gdino.state_dict(), meta=dict()), src)
     tool = osp.join(REPO_ROOT, 'tools', 'model_converters', 'gdino_to_link_decoder.py')
-    out = subprocess.run(
-        [sys.executable, tool, src, dst, '--config', osp.join(DECODER_CONFIGS, 'det_tiny.py'),
-         '--in-channels', '32', '--model-prefix', 'decoders.det.'],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([
+        sys.executable, tool, src, dst, '--config',
+        osp.join(DECODER_CONFIGS, 'det_tiny.py'), '--in-channels', '32', '--model-prefix',
+        'decoders.det.'
+    ],
+                         cwd=REPO_ROOT,
+                         capture_output=True,
+                         text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert 'shape mismatch' not in out.stdout and 'left out' not in out.stdout
     fresh = out.stdout.split('start from their initialisation: ')[1]
@@ -161,8 +166,8 @@ def test_converter_tool(tiny_pair, tmp_path):
     converted = torch.load(dst, weights_only=True)['state_dict']
     assert all(k.startswith('decoders.det.detector.') for k in converted)
     assert not any('language_model' in k or 'text_feat_map' in k for k in converted)
-    assert len(converted) == len([k for k in gdino.state_dict()
-                                  if not k.startswith(GDINO_TEXT_PREFIXES)])
+    assert len(converted) == len(
+        [k for k in gdino.state_dict() if not k.startswith(GDINO_TEXT_PREFIXES)])
 
 
 @pytest.mark.slow
@@ -170,8 +175,8 @@ def test_swin_t_real_scale_keys_land():
     """GDINO-T sizes: Swin-T, 6+6 layers, 900 queries, 4 levels (random init, no download)."""
     gdino, decoder = build_pair(osp.join(DECODER_CONFIGS, 'det_swin_t.py'), in_channels=4096)
     # new in the decoder: the mask branch and the norm of Swin's stride-4 output that feeds it
-    result = check_conversion(
-        gdino, decoder, ['detector.bbox_head.mask_head.', 'detector.backbone.norm0.'])
+    result = check_conversion(gdino, decoder,
+                              ['detector.bbox_head.mask_head.', 'detector.backbone.norm0.'])
     assert any(k.startswith('detector.backbone.norm0.') for k in result.missing)
     assert decoder.detector.num_queries == 900
     assert len(decoder.detector.encoder.layers) == 6 and decoder.detector.decoder.num_layers == 6
@@ -192,8 +197,10 @@ def test_converter_tool_checks_the_configured_decoder_and_refuses_left_out_tenso
     changed['detector']['encoder']['layer_cfg']['ffn_cfg']['feedforward_channels'] = 256
     config = str(tmp_path / 'model_config.py')
     Config(dict(det_decoder=base, model=dict(decoders=dict(det=changed)))).dump(config)
-    argv = ['gdino_to_link_decoder.py', src, dst, '--config', config, '--in-channels', '32',
-            '--model-prefix', 'decoders.det.']
+    argv = [
+        'gdino_to_link_decoder.py', src, dst, '--config', config, '--in-channels', '32',
+        '--model-prefix', 'decoders.det.'
+    ]
     monkeypatch.setattr(sys, 'argv', argv)
     with pytest.raises(SystemExit) as exit_info:
         tool.main()

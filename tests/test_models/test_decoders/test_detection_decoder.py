@@ -107,8 +107,8 @@ def test_link_norm_removes_the_shared_component_of_the_real_targets():
     real = text['embedded'][mask]
     plain_real = plain[mask]
     assert plain_real.mean(0).norm() > 2 * plain_real.std(0).mean()  # the shared part dominates
-    assert real.mean(0).abs().max() < 1e-4 and torch.allclose(real.std(0, unbiased=False),
-                                                              torch.ones(256), atol=1e-2)
+    assert real.mean(0).abs().max() < 1e-4 and torch.allclose(
+        real.std(0, unbiased=False), torch.ones(256), atol=1e-2)
     assert torch.equal(text['embedded'][~mask], torch.zeros_like(text['embedded'][~mask]))
     assert torch.allclose(again[mask], real, atol=1e-5)
     assert decoder.link_norm.running_mean.abs().sum() > 0
@@ -122,8 +122,11 @@ def test_link_norm_removes_the_shared_component_of_the_real_targets():
 
 def test_loss_on_mixed_det_seg_grd_batch(decoder, scenes):
     decoder.train()
-    samples = [det_sample(scenes[0], 0, '[DET]'), det_sample(scenes[1], 1, '[SEG]'),
-               grd_sample(scenes[2], 0, 2)]
+    samples = [
+        det_sample(scenes[0], 0, '[DET]'),
+        det_sample(scenes[1], 1, '[SEG]'),
+        grd_sample(scenes[2], 0, 2)
+    ]
     images = [scenes[i]['image'] for i in range(3)]
     embeds, mask = link_inputs(3, len(CLASSES), valid=[3, 3, 1])
     losses = decoder.loss(embeds, mask, images, samples)
@@ -157,7 +160,8 @@ def test_loss_with_empty_gt_and_mixed_image_sizes(decoder, scenes):
     big = render_scenes(1, size=96, seed=4)[0]
     empty = det_sample(scenes[0], 0, '[SEG]')
     empty.gt_instances = InstanceData(
-        bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long),
+        bboxes=torch.zeros(0, 4),
+        labels=torch.zeros(0, dtype=torch.long),
         masks=BitmapMasks(np.zeros((0, 64, 64), dtype=np.uint8), 64, 64))
     embeds, mask = link_inputs(2, len(CLASSES))
     losses = decoder.loss(embeds, mask, [scenes[0]['image'], big['image']],
@@ -167,8 +171,11 @@ def test_loss_with_empty_gt_and_mixed_image_sizes(decoder, scenes):
 
 def test_predict_formats(decoder, scenes):
     decoder.eval()
-    samples = [det_sample(scenes[0], 0, '[DET]', ori_size=128),
-               det_sample(scenes[1], 1, '[SEG]', ori_size=96), grd_sample(scenes[2], 1, 2)]
+    samples = [
+        det_sample(scenes[0], 0, '[DET]', ori_size=128),
+        det_sample(scenes[1], 1, '[SEG]', ori_size=96),
+        grd_sample(scenes[2], 1, 2)
+    ]
     samples[0].set_metainfo(dict(target_label_ids=[7, 5, 9]))
     embeds, mask = link_inputs(3, len(CLASSES), valid=[3, 3, 1])
     with torch.no_grad():
@@ -201,8 +208,8 @@ def test_predictions_are_permutation_equivariant_in_targets(decoder, scenes):
                             [second])[0].pred_instances
     assert torch.allclose(a.scores, b.scores, atol=1e-5)
     for label in range(3):
-        assert torch.allclose(a.scores[a.labels == label].max(), b.scores[b.labels == label].max(),
-                              atol=1e-5)
+        assert torch.allclose(
+            a.scores[a.labels == label].max(), b.scores[b.labels == label].max(), atol=1e-5)
 
 
 def test_predictions_pass_through_mmdet_metrics(decoder, scenes, tmp_path):
@@ -211,8 +218,9 @@ def test_predictions_pass_through_mmdet_metrics(decoder, scenes, tmp_path):
     embeds, mask = link_inputs(len(scenes), len(CLASSES))
     with torch.no_grad():
         decoder.predict(embeds, mask, [s['image'] for s in scenes], samples)
-    coco = Evaluator(CocoMetric(ann_file=write_coco_json(scenes, str(tmp_path / 'inst.json')),
-                                metric=['bbox', 'segm']))
+    coco = Evaluator(
+        CocoMetric(
+            ann_file=write_coco_json(scenes, str(tmp_path / 'inst.json')), metric=['bbox', 'segm']))
     coco.dataset_meta = dict(classes=CLASSES)
     coco.process(samples)
     results = coco.evaluate(len(samples))
@@ -223,8 +231,11 @@ def test_predictions_pass_through_mmdet_metrics(decoder, scenes, tmp_path):
     embeds, mask = link_inputs(len(scenes), 1)
     with torch.no_grad():
         decoder.predict(embeds, mask, [s['image'] for s in scenes], grd)
-    refexp = Evaluator(RefExpMetric(ann_file=write_refexp_json(refs, str(tmp_path / 'ref.json')),
-                                    metric='bbox', topk=(1, 5, 10)))
+    refexp = Evaluator(
+        RefExpMetric(
+            ann_file=write_refexp_json(refs, str(tmp_path / 'ref.json')),
+            metric='bbox',
+            topk=(1, 5, 10)))
     refexp.process(grd)
     results = refexp.evaluate(len(grd))
     assert 0.0 <= results['refexp/refcoco_precision@1'] <= 1.0

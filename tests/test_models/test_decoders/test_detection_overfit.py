@@ -39,8 +39,10 @@ class LinkTables(nn.Module):
 
     def batch(self, items: List[tuple]):
         """[B, T, N, C] embeddings and [B, T] mask for ('det', _) / ('grd', expression) items."""
-        rows = [self.classes if kind == 'det' else self.refs[self.expressions[ref]][None]
-                for kind, ref in items]
+        rows = [
+            self.classes if kind == 'det' else self.refs[self.expressions[ref]][None]
+            for kind, ref in items
+        ]
         num_targets = max(len(r) for r in rows)
         embeds = torch.zeros(len(rows), num_targets, NUM_LINK_QUERIES, LLM_WIDTH)
         mask = torch.zeros(len(rows), num_targets, dtype=torch.bool)
@@ -59,8 +61,9 @@ def evaluate(decoder, tables, scenes, refs, tmp_path) -> Dict[str, float]:
         decoder.predict(embeds, mask, [s['image'] for s in scenes], det)
         embeds, mask = tables.batch([('grd', scene['expressions'][obj]) for scene, obj in refs])
         decoder.predict(embeds, mask, [scene['image'] for scene, _ in refs], grd)
-    coco = Evaluator(CocoMetric(ann_file=write_coco_json(scenes, str(tmp_path / 'inst.json')),
-                                metric=['bbox', 'segm']))
+    coco = Evaluator(
+        CocoMetric(
+            ann_file=write_coco_json(scenes, str(tmp_path / 'inst.json')), metric=['bbox', 'segm']))
     coco.dataset_meta = dict(classes=CLASSES)
     coco.process(det)
     results = coco.evaluate(len(det))
@@ -78,9 +81,10 @@ def overfit(num_scenes: int, size: int, iterations: int, tmp_path, seed: int = 0
     decoder = build_decoder()
     tables = LinkTables([scene['expressions'][obj] for scene, obj in refs])
     before = evaluate(decoder, tables, scenes, refs, tmp_path)
-    optimizer = torch.optim.AdamW([
-        dict(params=decoder.parameters(), lr=2e-4),
-        dict(params=tables.parameters(), lr=2e-3)], weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(
+        [dict(params=decoder.parameters(), lr=2e-4),
+         dict(params=tables.parameters(), lr=2e-3)],
+        weight_decay=1e-4)
     params = list(decoder.parameters()) + list(tables.parameters())
     decoder.train()
     for it in range(iterations):

@@ -1,8 +1,9 @@
 """Tiny ShapesWorld-like scenes for the detection decoder tests (and tests of the scene helper).
 
 The other ``test_detection*`` files import the helpers from here (setup.cfg puts this folder on
-pytest's ``pythonpath``: pytest runs in importlib mode). Scenes are rendered with numpy: coloured circles,
-squares and triangles on a grey background, never overlapping, with exact boxes and instance masks.
+pytest's ``pythonpath``: pytest runs in importlib mode). Scenes are rendered with numpy: coloured
+circles, squares and triangles on a grey background, never overlapping, with exact boxes and
+instance masks.
 """
 import json
 import os.path as osp
@@ -32,7 +33,9 @@ def _shape_mask(shape: str, cx: float, cy: float, radius: float, size: int) -> n
     return (ys >= top) & (ys <= cy + radius) & (np.abs(xs - cx) <= rel * radius)
 
 
-def render_scenes(num_scenes: int, size: int = 128, seed: int = 0,
+def render_scenes(num_scenes: int,
+                  size: int = 128,
+                  seed: int = 0,
                   objects: Sequence[int] = (2, 3)) -> List[Dict]:
     """Render ``num_scenes`` scenes.
 
@@ -70,17 +73,21 @@ def render_scenes(num_scenes: int, size: int = 128, seed: int = 0,
             boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
             labels.append(label)
             colours.append(colour)
-        scenes.append(dict(
-            image=torch.from_numpy(image).permute(2, 0, 1).contiguous(),
-            bboxes=torch.tensor(boxes, dtype=torch.float32),
-            labels=torch.tensor(labels, dtype=torch.long),
-            masks=np.stack(masks),
-            colours=colours,
-            expressions=[f'the {c} {CLASSES[lab]}' for c, lab in zip(colours, labels)]))
+        scenes.append(
+            dict(
+                image=torch.from_numpy(image).permute(2, 0, 1).contiguous(),
+                bboxes=torch.tensor(boxes, dtype=torch.float32),
+                labels=torch.tensor(labels, dtype=torch.long),
+                masks=np.stack(masks),
+                colours=colours,
+                expressions=[f'the {c} {CLASSES[lab]}' for c, lab in zip(colours, labels)]))
     return scenes
 
 
-def det_sample(scene: Dict, img_id: int, token: str = '[DET]', ori_size: int = None,
+def det_sample(scene: Dict,
+               img_id: int,
+               token: str = '[DET]',
+               ori_size: int = None,
                classes: Sequence[str] = CLASSES) -> MMDataSample:
     """A det/seg sample (targets = all classes in order) as the data pipeline packs it.
 
@@ -89,12 +96,19 @@ def det_sample(scene: Dict, img_id: int, token: str = '[DET]', ori_size: int = N
     size = scene['image'].shape[-1]
     ori = ori_size or size
     scale = size / ori
-    sample = MMDataSample(metainfo=dict(
-        img_id=img_id, ori_shape=(ori, ori), img_shape=(size, size), scale_factor=(scale, scale),
-        task='seg' if token == '[SEG]' else 'det', target_names=list(classes),
-        target_label_ids=list(range(len(classes))), link_tokens=[token] * len(classes)))
+    sample = MMDataSample(
+        metainfo=dict(
+            img_id=img_id,
+            ori_shape=(ori, ori),
+            img_shape=(size, size),
+            scale_factor=(scale, scale),
+            task='seg' if token == '[SEG]' else 'det',
+            target_names=list(classes),
+            target_label_ids=list(range(len(classes))),
+            link_tokens=[token] * len(classes)))
     sample.gt_instances = InstanceData(
-        bboxes=scene['bboxes'].clone(), labels=scene['labels'].clone(),
+        bboxes=scene['bboxes'].clone(),
+        labels=scene['labels'].clone(),
         masks=BitmapMasks(scene['masks'], size, size))
     return sample
 
@@ -102,9 +116,15 @@ def det_sample(scene: Dict, img_id: int, token: str = '[DET]', ori_size: int = N
 def grd_sample(scene: Dict, obj: int, img_id: int) -> MMDataSample:
     """A grounding sample referring to object ``obj`` of the scene (one target, label 0)."""
     size = scene['image'].shape[-1]
-    sample = MMDataSample(metainfo=dict(
-        img_id=img_id, ori_shape=(size, size), img_shape=(size, size), scale_factor=(1.0, 1.0),
-        task='grd', target_names=[scene['expressions'][obj]], link_tokens=['[GRD]']))
+    sample = MMDataSample(
+        metainfo=dict(
+            img_id=img_id,
+            ori_shape=(size, size),
+            img_shape=(size, size),
+            scale_factor=(1.0, 1.0),
+            task='grd',
+            target_names=[scene['expressions'][obj]],
+            link_tokens=['[GRD]']))
     sample.gt_instances = InstanceData(
         bboxes=scene['bboxes'][obj:obj + 1].clone(), labels=torch.zeros(1, dtype=torch.long))
     return sample
@@ -120,10 +140,15 @@ def write_coco_json(scenes: List[Dict], path: str, classes: Sequence[str] = CLAS
                                     scene['masks']):
             rle = mask_utils.encode(np.asfortranarray(mask))
             rle['counts'] = rle['counts'].decode()
-            annotations.append(dict(
-                id=len(annotations) + 1, image_id=img_id, category_id=label + 1,
-                bbox=[box[0], box[1], box[2] - box[0], box[3] - box[1]],
-                area=float(mask.sum()), iscrowd=0, segmentation=rle))
+            annotations.append(
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=img_id,
+                    category_id=label + 1,
+                    bbox=[box[0], box[1], box[2] - box[0], box[3] - box[1]],
+                    area=float(mask.sum()),
+                    iscrowd=0,
+                    segmentation=rle))
     categories = [dict(id=i + 1, name=name) for i, name in enumerate(classes)]
     with open(path, 'w') as f:
         json.dump(dict(images=images, annotations=annotations, categories=categories), f)
@@ -140,14 +165,25 @@ def write_refexp_json(refs: List[tuple], path: str) -> str:
     for ref_id, (scene, obj) in enumerate(refs):
         size = scene['image'].shape[-1]
         x1, y1, x2, y2 = scene['bboxes'][obj].tolist()
-        images.append(dict(id=ref_id, file_name=f'{ref_id:06d}.png', width=size, height=size,
-                           caption=scene['expressions'][obj], dataset_name='refcoco'))
-        annotations.append(dict(id=ref_id + 1, image_id=ref_id, category_id=1,
-                                bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1),
-                                iscrowd=0))
+        images.append(
+            dict(
+                id=ref_id,
+                file_name=f'{ref_id:06d}.png',
+                width=size,
+                height=size,
+                caption=scene['expressions'][obj],
+                dataset_name='refcoco'))
+        annotations.append(
+            dict(
+                id=ref_id + 1,
+                image_id=ref_id,
+                category_id=1,
+                bbox=[x1, y1, x2 - x1, y2 - y1],
+                area=(x2 - x1) * (y2 - y1),
+                iscrowd=0))
     with open(path, 'w') as f:
-        json.dump(dict(images=images, annotations=annotations,
-                       categories=[dict(id=1, name='object')]), f)
+        json.dump(
+            dict(images=images, annotations=annotations, categories=[dict(id=1, name='object')]), f)
     return path
 
 

@@ -207,8 +207,8 @@ def test_edit_dual_guidance_and_dropout():
         full = decoder._unet(x, t, ctx, src)
         image_only = decoder._unet(x, t, null, src)
         none = decoder._unet(x, t, null, torch.zeros_like(src))
-        guided = decoder._guided_output(
-            x, t, ctx, src, dict(guidance_scale=4.0, image_guidance_scale=1.5))
+        guided = decoder._guided_output(x, t, ctx, src,
+                                        dict(guidance_scale=4.0, image_guidance_scale=1.5))
     expected = none + 1.5 * (image_only - none) + 4.0 * (full - image_only)
     assert torch.allclose(guided, expected, atol=1e-4)
 
@@ -221,8 +221,9 @@ def test_edit_dual_guidance_and_dropout():
     new_ctx, new_src = decoder._drop_conditions(context, source)
     text_dropped = new_ctx[:, 0, 0] == 0
     image_dropped = new_src[:, 0, 0, 0] == 0
-    rates = [(text_dropped & ~image_dropped).float().mean(), (text_dropped & image_dropped).float()
-             .mean(), (~text_dropped & image_dropped).float().mean()]
+    rates = [(text_dropped & ~image_dropped).float().mean(),
+             (text_dropped & image_dropped).float().mean(),
+             (~text_dropped & image_dropped).float().mean()]
     for rate in rates:
         assert abs(rate.item() - 0.25) < 0.03
 

@@ -41,22 +41,28 @@ def _scene(*objects) -> Scene:
 
 
 GEN_SCENES = [
-    _scene(SceneObject('circle', 'red', 'large', (20.0, 30.0), 9.0),
-           SceneObject('star', 'blue', 'large', (46.0, 36.0), 9.0)),
-    _scene(SceneObject('square', 'green', 'large', (32.0, 20.0), 9.0, 10.0),
-           SceneObject('triangle', 'yellow', 'large', (30.0, 46.0), 8.0)),
+    _scene(
+        SceneObject('circle', 'red', 'large', (20.0, 30.0), 9.0),
+        SceneObject('star', 'blue', 'large', (46.0, 36.0), 9.0)),
+    _scene(
+        SceneObject('square', 'green', 'large', (32.0, 20.0), 9.0, 10.0),
+        SceneObject('triangle', 'yellow', 'large', (30.0, 46.0), 8.0)),
     _scene(SceneObject('cross', 'purple', 'large', (38.0, 36.0), 10.0)),
-    _scene(SceneObject('triangle', 'red', 'large', (16.0, 44.0), 8.0),
-           SceneObject('circle', 'blue', 'large', (44.0, 22.0), 9.0)),
+    _scene(
+        SceneObject('triangle', 'red', 'large', (16.0, 44.0), 8.0),
+        SceneObject('circle', 'blue', 'large', (44.0, 22.0), 9.0)),
 ]
 EDIT_SOURCES = [
-    _scene(SceneObject('circle', 'red', 'large', (22.0, 24.0), 9.0),
-           SceneObject('square', 'blue', 'small', (46.0, 46.0), 5.0)),
+    _scene(
+        SceneObject('circle', 'red', 'large', (22.0, 24.0), 9.0),
+        SceneObject('square', 'blue', 'small', (46.0, 46.0), 5.0)),
     _scene(SceneObject('circle', 'yellow', 'large', (42.0, 30.0), 9.0)),
-    _scene(SceneObject('star', 'purple', 'large', (20.0, 44.0), 9.0),
-           SceneObject('circle', 'blue', 'small', (46.0, 18.0), 5.0)),
-    _scene(SceneObject('circle', 'purple', 'large', (30.0, 40.0), 10.0),
-           SceneObject('triangle', 'green', 'small', (48.0, 16.0), 5.0)),
+    _scene(
+        SceneObject('star', 'purple', 'large', (20.0, 44.0), 9.0),
+        SceneObject('circle', 'blue', 'small', (46.0, 18.0), 5.0)),
+    _scene(
+        SceneObject('circle', 'purple', 'large', (30.0, 40.0), 10.0),
+        SceneObject('triangle', 'green', 'small', (48.0, 16.0), 5.0)),
 ]
 
 
@@ -102,8 +108,11 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def train(decoder, links: torch.nn.Parameter, batch: Callable[[], Tuple[torch.Tensor, list, list]],
-          steps: int, lr: float = 1e-3) -> List[float]:
+def train(decoder,
+          links: torch.nn.Parameter,
+          batch: Callable[[], Tuple[torch.Tensor, list, list]],
+          steps: int,
+          lr: float = 1e-3) -> List[float]:
     """Train decoder + link embeddings; ``batch()`` gives (link index per sample, images,
     samples). Returns the loss history."""
     params = [p for p in decoder.parameters() if p.requires_grad] + [links]

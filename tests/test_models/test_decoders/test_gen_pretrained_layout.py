@@ -88,8 +88,8 @@ def test_gen_decoder_loads_sd15_layout(sd_folder):
     context = decoder.map_links(links, mask)
     target = decoder._caption_embeddings(['a large red circle', 'draw a small blue star'],
                                          torch.device('cpu'))
-    assert torch.allclose(losses['loss_text_align'], 0.1 * ((context - target)**2).mean(),
-                          atol=1e-6)
+    assert torch.allclose(
+        losses['loss_text_align'], 0.1 * ((context - target)**2).mean(), atol=1e-6)
     sum(losses.values()).backward()
     assert links.grad is not None and links.grad.abs().sum() > 0
 
@@ -142,8 +142,9 @@ def test_edit_decoder_loads_instruct_pix2pix_layout(tmp_path):
     saved = UNet2DConditionModel.from_pretrained(osp.join(folder, 'unet')).conv_in.weight
     assert torch.equal(decoder.unet.conv_in.weight, saved)  # taken as it is, not widened
     source = torch.randint(0, 256, (3, 36, 52), dtype=torch.uint8)
-    losses = decoder.loss(torch.randn(1, 1, 4, LLM_WIDTH), torch.ones(1, 1, dtype=torch.bool),
-                          [source], [_sample(edit_instruction='make the star green')])
+    losses = decoder.loss(
+        torch.randn(1, 1, 4, LLM_WIDTH), torch.ones(1, 1, dtype=torch.bool), [source],
+        [_sample(edit_instruction='make the star green')])
     assert all(torch.isfinite(v) for v in losses.values())
 
 

@@ -27,13 +27,15 @@ EDIT_STEPS, EDIT_L1_BOUND = 400, 0.025
 GEN_ANSWER = 'Here is {caption} [GEN]'
 
 SCENES = [
-    ('a large red circle', Scene(SIZE, (230, 230, 230), (215, 215, 215),
-                                 (SceneObject('circle', 'red', 'large', (22.0, 24.0), 11.0), ))),
-    ('a large blue square', Scene(SIZE, (230, 230, 230), (215, 215, 215),
-                                  (SceneObject('square', 'blue', 'large', (42.0, 40.0), 12.0), ))),
-    ('a large yellow triangle', Scene(SIZE, (230, 230, 230), (215, 215, 215),
-                                      (SceneObject('triangle', 'yellow', 'large', (32.0, 34.0),
-                                                   13.0), ))),
+    ('a large red circle',
+     Scene(SIZE, (230, 230, 230), (215, 215, 215), (SceneObject('circle', 'red', 'large',
+                                                                (22.0, 24.0), 11.0), ))),
+    ('a large blue square',
+     Scene(SIZE, (230, 230, 230), (215, 215, 215), (SceneObject('square', 'blue', 'large',
+                                                                (42.0, 40.0), 12.0), ))),
+    ('a large yellow triangle',
+     Scene(SIZE, (230, 230, 230), (215, 215, 215), (SceneObject('triangle', 'yellow', 'large',
+                                                                (32.0, 34.0), 13.0), ))),
 ]
 EDITS = [('make the circle green', 0, 'green'), ('make the square purple', 1, 'purple')]
 
@@ -83,7 +85,10 @@ def _model(name: str, tokenizer_dir: str, clip_size: int = 32):
         if decoder.get('tokenizer'):  # the text encoder of the [GEN] alignment loss
             decoder['tokenizer']['pretrained'] = tokenizer_dir
     model_cfg['llm']['config'].update(
-        hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
         num_key_value_heads=4)
     model_cfg['vision_encoder']['config'].update(
         image_size=clip_size, hidden_size=32, intermediate_size=64, num_attention_heads=2)
@@ -108,8 +113,8 @@ def _gen_batch():
                 target_names=['image']))
         sample.gt_image = _image(scene)
         samples.append(sample)
-    return dict(inputs=dict(clip=[None] * len(samples), image=[None] * len(samples)),
-                data_samples=samples)
+    return dict(
+        inputs=dict(clip=[None] * len(samples), image=[None] * len(samples)), data_samples=samples)
 
 
 def _edit_batch(tile: int = 32):
@@ -133,8 +138,9 @@ def _edit_batch(tile: int = 32):
         sample.gt_image = _image(_recoloured(SCENES[index][1], colour))
         samples.append(sample)
         views.append(source)
-        clips.append(torch.nn.functional.interpolate(source[None].float(), size=(tile, tile),
-                                                     mode='bilinear').round().byte())
+        clips.append(
+            torch.nn.functional.interpolate(
+                source[None].float(), size=(tile, tile), mode='bilinear').round().byte())
     return dict(inputs=dict(clip=clips, image=views), data_samples=samples)
 
 
@@ -149,8 +155,8 @@ def test_gen_config_trains_through_the_llm(tokenizer_dir):
     decoder = model.decoders['gen']
     assert decoder.in_channels == 64
     assert model.super_link.query_tables['gen'].weight.shape == (8, 64)
-    optim = OptimWrapper(torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                                           lr=1e-3))
+    optim = OptimWrapper(
+        torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3))
     queries = model.super_link.query_tables['gen'].weight.detach().clone()
     model.train()
     log = model.train_step(_gen_batch(), optim)
@@ -166,8 +172,8 @@ def test_edit_config_trains_through_the_llm(tokenizer_dir):
     torch.manual_seed(0)
     model, cfg = _model('visionllmv2_tiny_edit_shapesworld.py', tokenizer_dir)
     assert cfg.val_evaluator[0]['type'] == 'ShapesEditMetric'
-    optim = OptimWrapper(torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                                           lr=1e-3))
+    optim = OptimWrapper(
+        torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3))
     model.train()
     log = model.train_step(_edit_batch(), optim)
     assert set(log) == {'loss', 'loss_lm', 'loss_edit_noise', 'loss_edit_text_align'}
@@ -178,8 +184,8 @@ def test_edit_config_trains_through_the_llm(tokenizer_dir):
 
 def _train(model, batch_fn, steps: int, lr: float = 1e-3):
     params = [p for p in model.parameters() if p.requires_grad]
-    optim = OptimWrapper(torch.optim.AdamW(params, lr=lr, weight_decay=0.0),
-                         clip_grad=dict(max_norm=1.0))
+    optim = OptimWrapper(
+        torch.optim.AdamW(params, lr=lr, weight_decay=0.0), clip_grad=dict(max_norm=1.0))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optim.optimizer, steps, eta_min=lr * 0.01)  # see test_gen_overfit.train
     model.train()
@@ -231,8 +237,8 @@ def test_chat_edits_the_trained_scenes(tokenizer_dir):
         target = sample.gt_image
         assert _l1(image, target) < EDIT_L1_BOUND
         changed = (view != target).any(0)  # where the instruction changes the scene
-        assert _l1(image[:, changed], target[:, changed]) < 0.25 * _l1(view[:, changed],
-                                                                       target[:, changed])
+        assert _l1(image[:, changed],
+                   target[:, changed]) < 0.25 * _l1(view[:, changed], target[:, changed])
 
 
 class _NoDetections:
@@ -241,8 +247,10 @@ class _NoDetections:
     classes = ('person', 'circle', 'square', 'triangle', 'star', 'cross')
 
     def __call__(self, images):
-        return [dict(bboxes=np.zeros((0, 4)), labels=np.zeros(0, int), scores=np.zeros(0))
-                for _ in images]
+        return [
+            dict(bboxes=np.zeros((0, 4)), labels=np.zeros(0, int), scores=np.zeros(0))
+            for _ in images
+        ]
 
 
 def test_shapesworld_files_flow_through_model_and_metrics(tokenizer_dir, tmp_path):

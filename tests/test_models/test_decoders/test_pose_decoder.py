@@ -247,8 +247,10 @@ def test_prompt_encoder_splits_object_and_keypoint_targets(center):
 def test_image_encoder_masks_padding_of_mixed_size_views():
     torch.manual_seed(0)
     decoder = MODELS.build(small_decoder_cfg())
-    views = [torch.randint(0, 255, (3, 128, 128), dtype=torch.uint8),
-             torch.randint(0, 255, (3, 64, 128), dtype=torch.uint8)]
+    views = [
+        torch.randint(0, 255, (3, 128, 128), dtype=torch.uint8),
+        torch.randint(0, 255, (3, 64, 128), dtype=torch.uint8)
+    ]
     batch = decoder.data_preprocessor(dict(inputs=views, data_samples=None), False)
     assert batch['inputs'].shape == (2, 3, 128, 128)  # padded to the largest view
     feats = decoder.image_encoder(batch['inputs'], [(128, 128), (64, 128)])
@@ -312,8 +314,10 @@ def test_loss_terms_and_gradient_reaches_link_embeddings(sticks):
     # plus an image without people (a negative sample with empty ground truth)
     empty = MMDataSample(metainfo=dict(img_shape=(128, 128)))
     empty.gt_instances = InstanceData(
-        bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long),
-        keypoints=torch.zeros(0, K, 2), keypoints_visible=torch.zeros(0, K))
+        bboxes=torch.zeros(0, 4),
+        labels=torch.zeros(0, dtype=torch.long),
+        keypoints=torch.zeros(0, K, 2),
+        keypoints_visible=torch.zeros(0, K))
     views, samples = views + [torch.zeros(3, 128, 128, dtype=torch.uint8)], samples + [empty]
     decoder = MODELS.build(small_decoder_cfg())
     table = torch.randn(1 + K, 4, LINK_C, requires_grad=True)

@@ -29,8 +29,7 @@ NUM_KPTS = 13
 def shapesworld(tmp_path_factory) -> str:
     from mmvisionllm.datasets.shapesworld import generate_shapesworld
     root = str(tmp_path_factory.mktemp('shapesworld_pose'))
-    generate_shapesworld(root, seed=0, num_train=40, num_val=4, overwrite=True,
-                         show_progress=False)
+    generate_shapesworld(root, seed=0, num_train=40, num_val=4, overwrite=True, show_progress=False)
     return root
 
 
@@ -128,7 +127,8 @@ def test_visionllmv2_overfits_8_shapesworld_images_to_keypoint_ap_0_9(shapesworl
     cfg, dataset, items, ann_file = _pose_items(CONFIG, shapesworld, 8, tmp_path)
     model = _build(cfg, shapesworld)
     optim = OptimWrapper(
-        torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3,
+        torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                          lr=1e-3,
                           weight_decay=1e-4),
         clip_grad=dict(max_norm=1.0))
     schedule = torch.optim.lr_scheduler.MultiStepLR(optim.optimizer, milestones=[200], gamma=0.1)

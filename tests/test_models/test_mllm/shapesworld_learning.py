@@ -44,16 +44,22 @@ def build_tiny_model(data_root: str, num_queries: int = 2):
     CLIP 64 x 3 layers), with stand-in decoders for the det and pose groups."""
     cfg = Config.fromfile(TINY_CONFIG).model.to_dict()
     cfg['llm']['tokenizer_path'] = osp.join(data_root, 'tokenizer')
-    cfg['llm']['config'].update(hidden_size=128, intermediate_size=344, num_hidden_layers=3,
-                                num_attention_heads=4, num_key_value_heads=4)
+    cfg['llm']['config'].update(
+        hidden_size=128,
+        intermediate_size=344,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=4)
     cfg['vision_encoder']['config'].update(hidden_size=64, intermediate_size=128)
     cfg['region_encoder'] = None
     # The tiny CLIP is random: freezing it (the default, right for a pretrained CLIP) would only
     # throw away capacity, so here it trains with the rest.
     cfg['frozen_components'] = ()
     cfg['decoders'] = dict(
-        det=dict(type='ToyPointLinkDecoder', routing_tokens=('[DET]', '[SEG]', '[GRD]'),
-                 num_queries=num_queries),
+        det=dict(
+            type='ToyPointLinkDecoder',
+            routing_tokens=('[DET]', '[SEG]', '[GRD]'),
+            num_queries=num_queries),
         pose=dict(type='ToyPointLinkDecoder', routing_tokens=('[POSE]', ), num_queries=num_queries))
     cfg['max_new_tokens'] = 64
     return MODELS.build(cfg)
@@ -106,8 +112,8 @@ def train_and_evaluate(data_root: str,
                                   weight_decay=0.0)
     warmup = 50
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) * (
-            0.55 + 0.45 * math.cos(math.pi * min(step / num_steps, 1.0))))
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) *
+        (0.55 + 0.45 * math.cos(math.pi * min(step / num_steps, 1.0))))
     optim_wrapper = OptimWrapper(optimizer, clip_grad=dict(max_norm=1.0))
     # VQA needs most of the budget; the routing templates are learnt in a few dozen steps each.
     task_weights = {'det': 1, 'grd': 2, 'pose': 2, 'vqa': 8}
@@ -156,7 +162,10 @@ def train_and_evaluate(data_root: str,
         routing_accuracy=routing_hits,
         vqa_accuracy=vqa_hits / len(vqa_items),
         text_only_vqa_accuracy=text_only_vqa_baseline(train['vqa'], vqa_items),
-        examples={task: texts[:3] for task, texts in examples.items()})
+        examples={
+            task: texts[:3]
+            for task, texts in examples.items()
+        })
 
 
 if __name__ == '__main__':

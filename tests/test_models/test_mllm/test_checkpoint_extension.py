@@ -117,8 +117,7 @@ def test_old_rows_and_old_task_loss_survive_the_new_token(variant, tokenizer_dir
     old_vocab = decode_vocabulary(core.token_vocabulary)
     assert '[CNT]' not in old_vocab
     torch.manual_seed(1)  # other random init than the core: every kept row must come from disk
-    extended = build_model(
-        _cfg(tokenizer_dir, variant, dict(CORE_DECODERS, count=NEW_DECODER)))
+    extended = build_model(_cfg(tokenizer_dir, variant, dict(CORE_DECODERS, count=NEW_DECODER)))
     handler = _Records()
     MMLogger.get_current_instance().addHandler(handler)
     try:
@@ -131,10 +130,10 @@ def test_old_rows_and_old_task_loss_survive_the_new_token(variant, tokenizer_dir
     assert new_vocab[:len(old_vocab)] == old_vocab  # stable ids: the new token is appended
     assert new_vocab[len(old_vocab):] == ['[CNT]']
     old_ids = list(range(len(old_vocab)))
-    torch.testing.assert_close(_input_rows(extended, old_ids), _input_rows(core, old_ids),
-                               rtol=0, atol=0)
-    torch.testing.assert_close(_output_rows(extended)[:len(old_vocab)], _output_rows(core),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        _input_rows(extended, old_ids), _input_rows(core, old_ids), rtol=0, atol=0)
+    torch.testing.assert_close(
+        _output_rows(extended)[:len(old_vocab)], _output_rows(core), rtol=0, atol=0)
     new_id = len(old_vocab)
     mean_row = core.llm.model.get_input_embeddings().weight[:new_id].detach().mean(0) \
         if (core_variant, variant) in (('plain', 'plain'), ('tied', 'tied')) else None

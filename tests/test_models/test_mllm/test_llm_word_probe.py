@@ -11,10 +11,14 @@ TOY_GRD = dict(det=dict(type='ToyPointLinkDecoder', num_queries=3))
 def _packed(expressions):
     inputs = random_inputs(len(expressions))
     return [
-        dict(inputs=dict(clip=clip, image=image),
-             data_samples=make_sample('grd', f'<image>\nlocate {e} .', f'{e} [GRD]', [e],
-                                      boxes=[[1, 2, 10, 12]], labels=[0]))
-        for clip, image, e in zip(inputs['clip'], inputs['image'], expressions)
+        dict(
+            inputs=dict(clip=clip, image=image),
+            data_samples=make_sample(
+                'grd',
+                f'<image>\nlocate {e} .',
+                f'{e} [GRD]', [e],
+                boxes=[[1, 2, 10, 12]],
+                labels=[0])) for clip, image, e in zip(inputs['clip'], inputs['image'], expressions)
     ]
 
 
@@ -23,8 +27,8 @@ def test_layer_zero_features_are_the_input_rows(tokenizer_dir):
     cfg = tiny_model_cfg(tokenizer_dir, TOY_GRD)
     cfg['llm']['embed_scale'] = 4.0
     model = build_model(cfg).eval()
-    features, words = word_probe.routed_features(
-        model, _packed(['the red circle', 'a big blue square']))
+    features, words = word_probe.routed_features(model,
+                                                 _packed(['the red circle', 'a big blue square']))
     assert words == [['the', 'red', 'circle'], ['a', 'big', 'blue', 'square']]
     num_layers = model.llm.model.config.num_hidden_layers
     assert sorted({layer for _, layer in features}) == list(range(num_layers + 1))
@@ -55,10 +59,13 @@ def test_probe_reads_informative_features_and_falls_back_to_the_majority():
     y_train[0] = -1  # an unlabelled sample is left out
     informative = word_probe.probe(
         (torch.nn.functional.one_hot(y_train.clamp(min=0), 3).float(), y_train),
-        (torch.nn.functional.one_hot(y_val, 3).float(), y_val), 3, iters=200)
+        (torch.nn.functional.one_hot(y_val, 3).float(), y_val),
+        3,
+        iters=200)
     assert informative['accuracy'] == 1.0
     assert informative['num_val'] == 60
-    blind = word_probe.probe((torch.zeros(90, 3), y_train), (torch.zeros(60, 3), y_val), 3,
+    blind = word_probe.probe((torch.zeros(90, 3), y_train), (torch.zeros(60, 3), y_val),
+                             3,
                              iters=200)
     majority = torch.bincount(y_train[y_train >= 0]).argmax()
     assert blind['majority_accuracy'] == float((y_val == majority).float().mean()) < 1.0

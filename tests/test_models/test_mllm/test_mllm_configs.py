@@ -102,9 +102,8 @@ def test_real_data_stage_configs_name_registered_parts(config):
                 assert TRANSFORMS.get(transform['type']) is not None, transform['type']
     for loop in ('train_cfg', 'val_cfg', 'test_cfg'):
         assert cfg[loop]
-    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
-        cfg.test_evaluator
-    ]
+    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator,
+                                                  list) else [cfg.test_evaluator]
     for metric in evaluators:
         assert METRICS.get(metric.type) is not None, metric.type
     assert [h.type for h in cfg.custom_hooks] == ['AdapterCheckpointHook']

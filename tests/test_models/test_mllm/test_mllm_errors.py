@@ -85,17 +85,23 @@ def test_text_only_sample_is_fine(det_model):
     assert set(losses) == {'loss_lm'} and torch.isfinite(losses['loss_lm'])
 
 
-@pytest.mark.parametrize('answer, names, task', [
-    ('circle , square [DET]', ['circle', 'square'], 'det'),  # one routing token removed
-    ('circle [DET] [DET] , square [DET]', ['circle', 'square'], 'det'),  # one extra
-    ('a red circle [DET]', [], 'region'),  # [DET] inside a region answer
-])
+@pytest.mark.parametrize(
+    'answer, names, task',
+    [
+        ('circle , square [DET]', ['circle', 'square'], 'det'),  # one routing token removed
+        ('circle [DET] [DET] , square [DET]', ['circle', 'square'], 'det'),  # one extra
+        ('a red circle [DET]', [], 'region'),  # [DET] inside a region answer
+    ])
 def test_routing_tokens_must_pair_with_target_names(det_model, answer, names, task):
     """A missing/extra token misaligned every later link with target_names; a routing token in a
     sample without targets crashed with "'InstanceData' object has no attribute 'labels'"."""
-    sample = make_sample(task, '<image>\ndetect all objects .', answer, names,
-                         boxes=[[1, 2, 10, 12], [20, 20, 40, 40]][:len(names)],
-                         labels=list(range(len(names))))
+    sample = make_sample(
+        task,
+        '<image>\ndetect all objects .',
+        answer,
+        names,
+        boxes=[[1, 2, 10, 12], [20, 20, 40, 40]][:len(names)],
+        labels=list(range(len(names))))
     data = det_model.data_preprocessor(dict(inputs=random_inputs(1), data_samples=[sample]))
     pattern = f"task '{task}'.* routing token.* but {len(names)} target"
     with pytest.raises(ValueError, match=pattern):

@@ -124,18 +124,18 @@ def test_multi_turn_cache_equals_given_history(model):
 
 def test_chat_remaps_dataset_labels_by_emitted_name(model):
     sample = _det_sample()
-    sample.set_metainfo(dict(target_label_ids=[4, 2]))           # circle -> 4, square -> 2
+    sample.set_metainfo(dict(target_label_ids=[4, 2]))  # circle -> 4, square -> 2
     data = model.data_preprocessor(dict(inputs=random_inputs(1), data_samples=[sample]))
     model.predict_mode = 'chat'
-    forced = ForcedTokens(model, ['square', '[DET]', ',', 'star', '[DET]', ',', 'circle', '[DET]',
-                                  '</s>'])
+    forced = ForcedTokens(model,
+                          ['square', '[DET]', ',', 'star', '[DET]', ',', 'circle', '[DET]', '</s>'])
     try:
         sample = model(**data, mode='predict')[0]
     finally:
         forced.handle.remove()
         model.predict_mode = 'teacher_forced'
     assert sample.metainfo['target_names'] == ['square', 'star', 'circle']
-    assert sample.metainfo['target_label_ids'] == [2, -1, 4]      # 'star' was not a target
+    assert sample.metainfo['target_label_ids'] == [2, -1, 4]  # 'star' was not a target
     assert sample.pred_instances.labels.tolist() == [0, 1, 2]
 
 

@@ -89,8 +89,8 @@ class AreaError(BaseMetric):
 @pytest.fixture(scope='module')
 def tiny_world(tmp_path_factory):
     root = tmp_path_factory.mktemp('world')
-    generate_shapesworld(str(root), show_progress=False, seed=0, num_train=12, num_val=6,
-                         img_size=128)
+    generate_shapesworld(
+        str(root), show_progress=False, seed=0, num_train=12, num_val=6, img_size=128)
     return root
 
 
@@ -102,18 +102,24 @@ def _dataset(root, split):
         dict(type='PackMultimodalInputs'),
     ]
     return dict(
-        type='AreaDataset', task='area', data_root=str(root) + '/',
-        ann_file=f'annotations/instances_{split}.json', data_prefix=dict(img=f'images/{split}/'),
+        type='AreaDataset',
+        task='area',
+        data_root=str(root) + '/',
+        ann_file=f'annotations/instances_{split}.json',
+        data_prefix=dict(img=f'images/{split}/'),
         metainfo=dict(classes=('person', 'circle', 'square', 'triangle', 'star', 'cross')),
-        test_mode=split == 'val', pipeline=pipeline)
+        test_mode=split == 'val',
+        pipeline=pipeline)
 
 
 def _loader(root, split):
     return dict(
-        batch_size=3, num_workers=0,
+        batch_size=3,
+        num_workers=0,
         sampler=dict(type='DefaultSampler', shuffle=split == 'train'),
         batch_sampler=dict(type='TaskGroupedBatchSampler'),
-        collate_fn=dict(type='pseudo_collate'), dataset=_dataset(root, split))
+        collate_fn=dict(type='pseudo_collate'),
+        dataset=_dataset(root, split))
 
 
 def test_a_plugin_in_a_temporary_folder_adds_a_task_to_a_trained_model(tiny_world, tmp_path):
@@ -130,18 +136,23 @@ def test_a_plugin_in_a_temporary_folder_adds_a_task_to_a_trained_model(tiny_worl
     cfg = dict(
         default_scope='mmvisionllm',
         custom_imports=dict(imports=['area_plugin'], allow_failed_imports=False),
-        model=model, load_from=core_ckpt, work_dir=str(tmp_path / 'work'),
+        model=model,
+        load_from=core_ckpt,
+        work_dir=str(tmp_path / 'work'),
         train_dataloader=_loader(tiny_world, 'train'),
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=3),
         optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3)),
-        test_dataloader=_loader(tiny_world, 'val'), test_cfg=dict(type='TestLoop'),
+        test_dataloader=_loader(tiny_world, 'val'),
+        test_cfg=dict(type='TestLoop'),
         test_evaluator=dict(type='AreaError'),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=3, by_epoch=False),
-                           logger=dict(type='LoggerHook', interval=1)),
-        log_processor=dict(by_epoch=False), randomness=dict(seed=0))
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=3, by_epoch=False),
+            logger=dict(type='LoggerHook', interval=1)),
+        log_processor=dict(by_epoch=False),
+        randomness=dict(seed=0))
     config_file = tmp_path / 'area_config.py'
-    config_file.write_text(textwrap.dedent(
-        '\n'.join(f'{key} = {value!r}' for key, value in cfg.items())))
+    config_file.write_text(
+        textwrap.dedent('\n'.join(f'{key} = {value!r}' for key, value in cfg.items())))
     sys.path.insert(0, str(plugin_dir))
     try:
         runner = Runner.from_cfg(Config.fromfile(str(config_file)))

@@ -16,20 +16,23 @@ def _encode(model, sample):
 
 def test_a_routing_token_nobody_owns_names_the_sample(model):
     sample = make_sample('xyz', '<image>\ndetect all objects .', 'circle [XYZ]', ['circle'])
-    with pytest.raises(ValueError, match=r"sample 0 \(task='xyz'.*\['\[XYZ\]'\] in 'circle "
-                       r"\[XYZ\]' look like routing tokens but no configured decoder owns"):
+    with pytest.raises(
+            ValueError,
+            match=r"sample 0 \(task='xyz'.*\['\[XYZ\]'\] in 'circle "
+            r"\[XYZ\]' look like routing tokens but no configured decoder owns"):
         _encode(model, sample)
 
 
 def test_a_word_outside_the_vocabulary_names_the_word(model):
-    sample = make_sample('count', '<image>\nplease count the circles .', 'circle [DET]',
-                         ['circle'])
-    with pytest.raises(ValueError, match=r"sample 0 .*words \['please', 'count', 'circles'\] "
-                       r"of .* are not in the tokenizer's vocabulary"):
+    sample = make_sample('count', '<image>\nplease count the circles .', 'circle [DET]', ['circle'])
+    with pytest.raises(
+            ValueError,
+            match=r"sample 0 .*words \['please', 'count', 'circles'\] "
+            r"of .* are not in the tokenizer's vocabulary"):
         _encode(model, sample)
 
 
 def test_known_words_and_owned_tokens_encode(model):
-    data = _encode(model, make_sample('det', '<image>\ndetect the circle .', 'circle [DET]',
-                                      ['circle']))
+    data = _encode(model,
+                   make_sample('det', '<image>\ndetect the circle .', 'circle [DET]', ['circle']))
     assert (data['inputs']['input_ids'] == model.llm.tokenizer.unk_token_id).sum() == 0

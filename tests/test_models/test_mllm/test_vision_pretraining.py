@@ -52,8 +52,10 @@ def test_tower_learns_the_caption_tags_of_its_images(stage0, tag_batch):
     torch.manual_seed(0)
     model = MODELS.build(dict(stage0.model.to_dict(), num_tags=len(tags)))
     optim_wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=2e-3))
-    losses = [torch.as_tensor(model.train_step(batch, optim_wrapper)['loss_tag']).item()
-              for _ in range(60)]
+    losses = [
+        torch.as_tensor(model.train_step(batch, optim_wrapper)['loss_tag']).item()
+        for _ in range(60)
+    ]
     accuracy = tag_accuracy(model, batch)
     targets = model.tag_targets(batch['data_samples'], 'cpu')
     majority = torch.maximum(targets.mean(0), 1 - targets.mean(0))

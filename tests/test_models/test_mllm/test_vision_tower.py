@@ -5,8 +5,13 @@ from mllm_builders import build_model, tiny_model_cfg
 
 from mmvisionllm.models import CLIPVisionEncoder, ConvStem
 
-TOWER = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
-             num_hidden_layers=2, num_attention_heads=2)
+TOWER = dict(
+    image_size=32,
+    patch_size=8,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=2)
 
 
 def test_conv_stem_gives_the_patch_grid():
@@ -17,8 +22,8 @@ def test_conv_stem_gives_the_patch_grid():
 
 
 def test_clip_tower_with_conv_stem_keeps_its_interface():
-    encoder = CLIPVisionEncoder(config=TOWER, conv_stem=dict(type='ConvStem', channels=(8, 8, 8)),
-                                num_region_layers=2)
+    encoder = CLIPVisionEncoder(
+        config=TOWER, conv_stem=dict(type='ConvStem', channels=(8, 8, 8)), num_region_layers=2)
     assert isinstance(encoder.clip.embeddings.patch_embedding, ConvStem)
     features = encoder(torch.rand(3, 3, 32, 32))
     assert features.patch_tokens.shape == (3, encoder.tokens_per_tile, 32) == (3, 16, 32)

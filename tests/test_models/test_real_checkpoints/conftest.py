@@ -55,5 +55,4 @@ def sd_layouts(tmp_path_factory) -> dict:
              'star', 'triangle', 'small', 'large')
     return dict(
         sd15=save_stable_diffusion(str(root / 'stable-diffusion-v1-5'), words=words),
-        ip2p=save_stable_diffusion(str(root / 'instruct-pix2pix'), unet_in_channels=8,
-                                   words=words))
+        ip2p=save_stable_diffusion(str(root / 'instruct-pix2pix'), unet_in_channels=8, words=words))

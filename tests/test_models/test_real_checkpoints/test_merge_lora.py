@@ -47,8 +47,8 @@ def test_merged_folder_and_full_checkpoint_compute_like_the_lora_model(
     config = str(tmp_path / 'config.py')
     Config(dict(model=model_cfg)).dump(config)
     hf_dir, full = str(tmp_path / 'merged'), str(tmp_path / 'full.pth')
-    monkeypatch.setattr(sys, 'argv', ['merge_lora.py', config, path, '--hf-dir', hf_dir,
-                                      '--out', full])
+    monkeypatch.setattr(sys, 'argv',
+                        ['merge_lora.py', config, path, '--hf-dir', hf_dir, '--out', full])
     merge_lora.main()
 
     # the folder loads in plain transformers and as the next stage's llm.pretrained_path

@@ -79,8 +79,8 @@ def test_clip_statistics_and_tile_size_come_from_the_image_processor(layouts, to
     torch.testing.assert_close(model.data_preprocessor.mean.flatten(), torch.tensor(CLIP_MEAN))
     torch.testing.assert_close(model.data_preprocessor.std.flatten(), torch.tensor(CLIP_STD))
     # statistics the config gives win (with a warning)
-    cfg['data_preprocessor'] = dict(type='VisionLLMv2DataPreprocessor', mean=(0, 0, 0),
-                                    std=(1, 1, 1))
+    cfg['data_preprocessor'] = dict(
+        type='VisionLLMv2DataPreprocessor', mean=(0, 0, 0), std=(1, 1, 1))
     assert MODELS.build(cfg).data_preprocessor.mean.abs().sum() == 0
     # a processor that crops another size than the tower takes is refused
     other = save_clip_l336(str(tmp_path / 'clip'))
@@ -96,8 +96,12 @@ def test_clip_statistics_and_tile_size_come_from_the_image_processor(layouts, to
 def test_any_device_amp_optim_wrapper_on_cpu():
     model = torch.nn.Linear(4, 4)
     with pytest.raises(ValueError, match='needs a GPU'):
-        build_optim_wrapper(model, dict(type='AnyDeviceAmpOptimWrapper', dtype='float16',
-                                        optimizer=dict(type='SGD', lr=0.1)))
+        build_optim_wrapper(
+            model,
+            dict(
+                type='AnyDeviceAmpOptimWrapper',
+                dtype='float16',
+                optimizer=dict(type='SGD', lr=0.1)))
     wrapper = build_optim_wrapper(
         model, dict(type='AnyDeviceAmpOptimWrapper', optimizer=dict(type='AdamW', lr=0.1)))
     with wrapper.optim_context(model):

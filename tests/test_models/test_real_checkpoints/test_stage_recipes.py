@@ -31,8 +31,8 @@ def test_7b_tables_match_the_paper(tmp_path):
     tables = {}
     for config, trains in TRAINS.items():
         cfg = stage_params.Config.fromfile(osp.join(CONFIGS, config))
-        table = stage_params.stage_table(stage_params.build_empty(cfg.model.to_dict(),
-                                                                  str(tmp_path)))
+        table = stage_params.stage_table(
+            stage_params.build_empty(cfg.model.to_dict(), str(tmp_path)))
         assert _trained(table) == trains, config
         for name, row in table['components'].items():  # a trained component trains entirely
             assert row['trainable'] in (0, row['total']), (config, name)
@@ -67,11 +67,14 @@ def test_stage_trains_what_its_table_says(config, layouts, shapesworld, tmp_path
     assert empty['adapter_checkpoint_bytes'] == real['adapter_checkpoint_bytes']
     expected = TRAINS[config] - {'decoders.pose'}  # the runs use one toy decoder group
     assert _trained(real) == expected
-    moved = {stage_params.component_of(n) for n, p in model.named_parameters()
-             if not torch.equal(p.detach(), before[n])}
+    moved = {
+        stage_params.component_of(n)
+        for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])
+    }
     assert moved <= expected and moved  # frozen parts did not move
-    saved = set(torch.load(osp.join(cfg.work_dir, 'iter_2.pth'), map_location='cpu',
-                           weights_only=True)['state_dict'])
+    saved = set(
+        torch.load(osp.join(cfg.work_dir, 'iter_2.pth'), map_location='cpu',
+                   weights_only=True)['state_dict'])
     assert not any(k.startswith('vision_encoder.') for k in saved)
     has_llm = any(k.startswith('llm.') for k in saved)
     # stage 1a: the frozen LLM comes from its folder; 1b: it trains, so it is saved; stage 3: the

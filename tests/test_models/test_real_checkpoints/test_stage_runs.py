@@ -15,10 +15,7 @@ from mmvisionllm.models.mllm.base_weights import base_weight_names, restore_base
 from mmvisionllm.registry import MODELS
 
 DECODERS = osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'decoders')
-STAGE2 = {
-    'vicuna': 'visionllmv2_7b_coco_stage2.py',
-    'qwen2': 'visionllmv2_qwen2_7b_coco_stage2.py'
-}
+STAGE2 = {'vicuna': 'visionllmv2_7b_coco_stage2.py', 'qwen2': 'visionllmv2_qwen2_7b_coco_stage2.py'}
 
 
 def _trainable(model) -> dict:
@@ -43,8 +40,8 @@ def _batch(runner):
 @pytest.mark.parametrize('family', ['vicuna', 'qwen2'])
 def test_stage2_trains_saves_resumes_tests_and_chats(family, layouts, shapesworld, tmp_path):
     work_dir = str(tmp_path / 'run')
-    cfg = stage_config(STAGE2[family], layouts['clip'], layouts[family], shapesworld, work_dir,
-                       max_iters=4)
+    cfg = stage_config(
+        STAGE2[family], layouts['clip'], layouts[family], shapesworld, work_dir, max_iters=4)
     # LoRA dropout draws from the global RNG, whose state a resume does not restore (the RNG
     # state hooks are another issue's): without it a resumed run must match bit for bit
     cfg.model.llm.lora.lora_dropout = 0.0
@@ -57,13 +54,11 @@ def test_stage2_trains_saves_resumes_tests_and_chats(family, layouts, shapesworl
     torch.testing.assert_close(model.data_preprocessor.mean.flatten(),
                                torch.tensor([0.5, 0.45, 0.4]))
     lora = [n for n, p in model.named_parameters() if p.requires_grad and 'lora_' in n]
-    assert lora and not any(
-        p.requires_grad for n, p in model.named_parameters()
-        if n.startswith(('vision_encoder.', 'projector.', 'region_encoder.')))
+    assert lora and not any(p.requires_grad for n, p in model.named_parameters()
+                            if n.startswith(('vision_encoder.', 'projector.', 'region_encoder.')))
 
     # the checkpoint holds what trains, not the frozen CLIP / LLM base
-    checkpoint = torch.load(osp.join(work_dir, 'iter_2.pth'), map_location='cpu',
-                            weights_only=True)
+    checkpoint = torch.load(osp.join(work_dir, 'iter_2.pth'), map_location='cpu', weights_only=True)
     saved = set(checkpoint['state_dict'])
     base = base_weight_names(model)
     assert base and not saved & base
@@ -113,8 +108,8 @@ def _sd_decoder(name: str, variable: str, folder: str, unet_folder: str) -> dict
     return cfg
 
 
-def test_stage2_with_grounding_dino_sd15_and_instruct_pix2pix(
-        layouts, sd_layouts, shapesworld, tmp_path):
+def test_stage2_with_grounding_dino_sd15_and_instruct_pix2pix(layouts, sd_layouts, shapesworld,
+                                                              tmp_path):
     """Stage 2 with the real decoder plugins: Grounding DINO (det_tiny sizes), [GEN] from an SD 1.5
     folder, [EDIT] from an InstructPix2Pix folder; their frozen VAE / text encoders are base
     weights too, left out of the checkpoint and restored on resume."""
@@ -124,22 +119,27 @@ def test_stage2_with_grounding_dino_sd15_and_instruct_pix2pix(
         edit=_sd_decoder('edit_sd15.py', 'edit_decoder', sd_layouts['sd15'], sd_layouts['ip2p']))
     work_dir = str(tmp_path / 'run')
     cfg = stage_config(
-        STAGE2['vicuna'], layouts['clip'], layouts['vicuna'], shapesworld, work_dir,
-        max_iters=4, decoders=decoders,
+        STAGE2['vicuna'],
+        layouts['clip'],
+        layouts['vicuna'],
+        shapesworld,
+        work_dir,
+        max_iters=4,
+        decoders=decoders,
         train_sets=['shapesworld_det_train', 'shapesworld_gen_train', 'shapesworld_edit_train'],
         group_ratios=dict(det=0.4, gen=0.3, edit=0.3))
     cfg.model.llm.lora.lora_dropout = 0.0
     runner = Runner.from_cfg(cfg.copy())
     runner.train()
     model = runner.model
-    checkpoint = torch.load(osp.join(work_dir, 'iter_2.pth'), map_location='cpu',
-                            weights_only=True)
+    checkpoint = torch.load(osp.join(work_dir, 'iter_2.pth'), map_location='cpu', weights_only=True)
     saved = set(checkpoint['state_dict'])
     sources = checkpoint['meta']['adapter_checkpoint']['base_sources']
-    assert {'decoders.gen.codec.vae', 'decoders.gen.text_encoder', 'decoders.edit.text_encoder'
-            } <= set(sources)
-    assert not any(k.startswith(('decoders.gen.codec.vae.', 'decoders.gen.text_encoder.',
-                                 'vision_encoder.')) for k in saved)
+    assert {'decoders.gen.codec.vae', 'decoders.gen.text_encoder',
+            'decoders.edit.text_encoder'} <= set(sources)
+    assert not any(
+        k.startswith(('decoders.gen.codec.vae.', 'decoders.gen.text_encoder.', 'vision_encoder.'))
+        for k in saved)
     assert any(k.startswith('decoders.gen.unet.') for k in saved)  # the UNet trains
     assert any(k.startswith('decoders.det.detector.backbone.') for k in saved)
     resumed = _resume(cfg, osp.join(work_dir, 'iter_2.pth'), str(tmp_path / 'resumed'))

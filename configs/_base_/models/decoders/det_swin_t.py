@@ -52,8 +52,7 @@ det_detector = dict(
         text_layer_cfg=dict(
             self_attn_cfg=dict(num_heads=4, embed_dims=256, dropout=0.0),
             ffn_cfg=dict(embed_dims=256, feedforward_channels=1024, ffn_drop=0.0)),
-        fusion_layer_cfg=dict(
-            v_dim=256, l_dim=256, embed_dim=1024, num_heads=4, init_values=1e-4)),
+        fusion_layer_cfg=dict(v_dim=256, l_dim=256, embed_dim=1024, num_heads=4, init_values=1e-4)),
     decoder=dict(
         num_layers=6,
         return_intermediate=True,
@@ -74,8 +73,8 @@ det_detector = dict(
             type='mmdet.FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=2.0),
         loss_bbox=dict(type='mmdet.L1Loss', loss_weight=5.0),
         loss_iou=dict(type='mmdet.GIoULoss', loss_weight=2.0),
-        mask_head=dict(type='mmvisionllm.DETRMaskHead', in_channels=96, embed_dims=256,
-                       num_points=12544)),
+        mask_head=dict(
+            type='mmvisionllm.DETRMaskHead', in_channels=96, embed_dims=256, num_points=12544)),
     dn_cfg=dict(
         label_noise_scale=0.5,
         box_noise_scale=1.0,

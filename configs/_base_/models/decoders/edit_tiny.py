@@ -49,7 +49,8 @@ edit_decoder = dict(
         bos_token_id=1,
         eos_token_id=2,
         pad_token_id=3),
-    tokenizer=dict(type='AutoTokenizer', pretrained='{{$SHAPESWORLD_ROOT:data/shapesworld/}}tokenizer'),
+    tokenizer=dict(
+        type='AutoTokenizer', pretrained='{{$SHAPESWORLD_ROOT:data/shapesworld/}}tokenizer'),
     caption_key='edit_instruction',
     text_align_weight=0.1,
     coord_channels=True,

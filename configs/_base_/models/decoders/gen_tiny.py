@@ -18,8 +18,7 @@ gen_unet = dict(
     in_channels=5,  # image + 2 coordinate channels
     out_channels=3,
     block_out_channels=(16, 32, 64, 64),
-    down_block_types=('DownBlock2D', 'DownBlock2D', 'CrossAttnDownBlock2D',
-                      'CrossAttnDownBlock2D'),
+    down_block_types=('DownBlock2D', 'DownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D'),
     up_block_types=('CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'UpBlock2D', 'UpBlock2D'),
     layers_per_block=1,
     norm_num_groups=8,
@@ -54,7 +53,8 @@ gen_decoder = dict(
         bos_token_id=1,
         eos_token_id=2,
         pad_token_id=3),
-    tokenizer=dict(type='AutoTokenizer', pretrained='{{$SHAPESWORLD_ROOT:data/shapesworld/}}tokenizer'),
+    tokenizer=dict(
+        type='AutoTokenizer', pretrained='{{$SHAPESWORLD_ROOT:data/shapesworld/}}tokenizer'),
     text_align_weight=0.1,
     coord_channels=True,
     cond_drop_prob=0.1,

@@ -11,7 +11,8 @@ pose_heads = 4
 pose_ffn = 256
 pose_decoder_layer = dict(
     self_attn_cfg=dict(embed_dims=pose_embed_dims, num_heads=pose_heads),
-    cross_attn_cfg=dict(embed_dims=pose_embed_dims, num_heads=pose_heads, num_levels=pose_num_levels),
+    cross_attn_cfg=dict(
+        embed_dims=pose_embed_dims, num_heads=pose_heads, num_levels=pose_num_levels),
     ffn_cfg=dict(embed_dims=pose_embed_dims, feedforward_channels=pose_ffn))
 
 pose_decoder = dict(

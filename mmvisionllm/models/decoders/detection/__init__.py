@@ -15,6 +15,5 @@ from .mask_head_mixin import MaskHeadMixin
 __all__ = [
     'LinkGroundingDINODecoder', 'LinkGroundingDINO', 'LinkGroundingDINOHead', 'DETRMaskHead',
     'MaskAwareHungarianAssigner', 'MASK_MATCH_KEY', 'MaskHeadMixin', 'MaskDetectorMixin',
-    'DINOMask', 'DINOMaskHead', 'convert_gdino_state_dict', 'GDINOConversion',
-    'GDINO_TEXT_PREFIXES'
+    'DINOMask', 'DINOMaskHead', 'convert_gdino_state_dict', 'GDINOConversion', 'GDINO_TEXT_PREFIXES'
 ]

@@ -80,7 +80,10 @@ class DINOMaskHead(MaskHeadMixin, DINOHead):
         results = []
         for i, sample in enumerate(batch_data_samples):
             instances = self.predict_instances(
-                all_cls[-1, i].sigmoid(), all_bbox[-1, i], sample.metainfo, rescale,
+                all_cls[-1, i].sigmoid(),
+                all_bbox[-1, i],
+                sample.metainfo,
+                rescale,
                 queries=hidden_states[-1, i],
                 mask_features=mask_features[i] if mask_features is not None else None)
             del instances.query_index

@@ -77,6 +77,7 @@ def convert_gdino_state_dict(source: Mapping[str, Tensor],
                 continue
         result.state_dict[new_key] = value
     if target is not None:
-        result.missing = [key for key in target
-                          if key.startswith(prefix) and key not in result.state_dict]
+        result.missing = [
+            key for key in target if key.startswith(prefix) and key not in result.state_dict
+        ]
     return result

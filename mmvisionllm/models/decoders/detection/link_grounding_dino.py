@@ -120,7 +120,9 @@ class LinkGroundingDINO(MaskDetectorMixin, GroundingDINO):
                              f'{self.bbox_head.max_text_len} of the head')
         return text_dict
 
-    def loss(self, batch_inputs: Tensor, batch_data_samples: list,
+    def loss(self,
+             batch_inputs: Tensor,
+             batch_data_samples: list,
              text_dict: Optional[dict] = None) -> Dict[str, Tensor]:
         """Losses of a batch.
 
@@ -173,6 +175,8 @@ class LinkGroundingDINO(MaskDetectorMixin, GroundingDINO):
         head_inputs = self.forward_transformer_with_masks(
             img_feats, batch_data_samples, pixel_feat, text_dict=text_dict)
         results = self.bbox_head.predict(
-            **head_inputs, batch_data_samples=batch_data_samples, rescale=rescale,
+            **head_inputs,
+            batch_data_samples=batch_data_samples,
+            rescale=rescale,
             with_masks=with_masks)
         return self.add_pred_to_datasample(batch_data_samples, results)

@@ -156,9 +156,13 @@ class LinkGroundingDINODecoder(BaseLinkDecoder):
         meta = sample.metainfo
         ori_shape = tuple(meta.get('ori_shape', (img_h, img_w)))[:2]
         scale_factor = meta.get('scale_factor', (img_w / ori_shape[1], img_h / ori_shape[0]))
-        det_sample = DetDataSample(metainfo=dict(
-            img_id=meta.get('img_id'), img_path=meta.get('img_path'), img_shape=(img_h, img_w),
-            ori_shape=ori_shape, scale_factor=tuple(scale_factor)))
+        det_sample = DetDataSample(
+            metainfo=dict(
+                img_id=meta.get('img_id'),
+                img_path=meta.get('img_path'),
+                img_shape=(img_h, img_w),
+                ori_shape=ori_shape,
+                scale_factor=tuple(scale_factor)))
         if training:
             gt = sample.gt_instances
             labels = gt.labels.long()
@@ -230,7 +234,10 @@ class LinkGroundingDINODecoder(BaseLinkDecoder):
         inputs, det_samples = self._preprocess(link_mask, images, data_samples, training=False)
         tokens = [self.routing_token(sample) for sample in data_samples]
         det_samples = self.detector.predict(
-            inputs, det_samples, rescale=True, text_dict=self.text_dict(link_embeds, link_mask),
+            inputs,
+            det_samples,
+            rescale=True,
+            text_dict=self.text_dict(link_embeds, link_mask),
             with_masks=[self._wants_masks(token) for token in tokens])
         for sample, det_sample, token in zip(data_samples, det_samples, tokens):
             instances = det_sample.pred_instances

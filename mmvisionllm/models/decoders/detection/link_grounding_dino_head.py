@@ -66,9 +66,8 @@ class LinkGroundingDINOHead(MaskHeadMixin, GroundingDINOHead):
         # `self.text_masks` (its own `loss` sets it the same way): the classification loss is
         # masked to the real targets of each sample
         self.text_masks = text_token_mask
-        return self.loss_with_mask_branch(outs, hidden_states, enc_outputs_class,
-                                          enc_outputs_coord, batch_data_samples, dn_meta,
-                                          mask_inputs)
+        return self.loss_with_mask_branch(outs, hidden_states, enc_outputs_class, enc_outputs_coord,
+                                          batch_data_samples, dn_meta, mask_inputs)
 
     def predict(self,
                 hidden_states: Tensor,
@@ -102,7 +101,10 @@ class LinkGroundingDINOHead(MaskHeadMixin, GroundingDINOHead):
             targets = text_token_mask[i].nonzero(as_tuple=False).squeeze(-1)
             want_masks = mask_features is not None and (with_masks is None or with_masks[i])
             instances = self.predict_instances(
-                all_cls[-1, i][:, targets].sigmoid(), all_bbox[-1, i], sample.metainfo, rescale,
+                all_cls[-1, i][:, targets].sigmoid(),
+                all_bbox[-1, i],
+                sample.metainfo,
+                rescale,
                 queries=hidden_states[-1, i],
                 mask_features=mask_features[i] if want_masks else None)
             instances.labels = targets[instances.labels]

@@ -38,7 +38,8 @@ class MaskAwareHungarianAssigner(BaseAssigner):
             ``img_meta`` holds a :data:`MASK_MATCH_KEY` entry.
     """
 
-    def __init__(self, match_costs: Union[List[dict], dict],
+    def __init__(self,
+                 match_costs: Union[List[dict], dict],
                  mask_match_costs: Optional[List[dict]] = None) -> None:
         if isinstance(match_costs, dict):
             match_costs = [match_costs]
@@ -68,10 +69,10 @@ class MaskAwareHungarianAssigner(BaseAssigner):
         if context is None or self.mask_assigner is None:
             return self.box_assigner.assign(pred_instances, gt_instances, img_meta=img_meta)
         preds = InstanceData(
-            scores=pred_instances.scores, bboxes=pred_instances.bboxes,
-            masks=context['pred_masks'])
-        gts = InstanceData(**{key: gt_instances.get(key) for key in gt_instances.keys()
-                              if key != 'masks'})
+            scores=pred_instances.scores, bboxes=pred_instances.bboxes, masks=context['pred_masks'])
+        gts = InstanceData(
+            **{key: gt_instances.get(key)
+               for key in gt_instances.keys() if key != 'masks'})
         gts.masks = context['gt_masks']
         result = self.mask_assigner.assign(preds, gts, img_meta=img_meta)
         context['assign_result'] = result

@@ -98,6 +98,7 @@ class MaskDetectorMixin:
         head_inputs.update(self.forward_decoder(**decoder_inputs))
         if pixel_feat is not None:
             head_inputs['mask_inputs'] = dict(
-                pixel_feat=pixel_feat, memory=encoder_outputs['memory'],
+                pixel_feat=pixel_feat,
+                memory=encoder_outputs['memory'],
                 spatial_shapes=encoder_outputs['spatial_shapes'])
         return head_inputs

@@ -55,11 +55,18 @@ class DETRMaskHead(BaseModule):
                  importance_sample_ratio: float = 0.75,
                  mask_threshold: float = 0.5,
                  loss_mask: dict = dict(
-                     type='mmdet.CrossEntropyLoss', use_sigmoid=True, reduction='mean',
+                     type='mmdet.CrossEntropyLoss',
+                     use_sigmoid=True,
+                     reduction='mean',
                      loss_weight=5.0),
                  loss_dice: dict = dict(
-                     type='mmdet.DiceLoss', use_sigmoid=True, activate=True, reduction='mean',
-                     naive_dice=True, eps=1.0, loss_weight=5.0),
+                     type='mmdet.DiceLoss',
+                     use_sigmoid=True,
+                     activate=True,
+                     reduction='mean',
+                     naive_dice=True,
+                     eps=1.0,
+                     loss_weight=5.0),
                  norm_cfg: dict = dict(type='GN', num_groups=32),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -68,8 +75,7 @@ class DETRMaskHead(BaseModule):
         self.oversample_ratio = oversample_ratio
         self.importance_sample_ratio = importance_sample_ratio
         self.mask_threshold = mask_threshold
-        self.lateral_conv = ConvModule(
-            in_channels, embed_dims, 1, norm_cfg=norm_cfg, act_cfg=None)
+        self.lateral_conv = ConvModule(in_channels, embed_dims, 1, norm_cfg=norm_cfg, act_cfg=None)
         self.output_conv = ConvModule(
             embed_dims, embed_dims, 3, padding=1, norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
         self.mask_embed = MLP(embed_dims, embed_dims, embed_dims, 3)
@@ -119,10 +125,10 @@ class DETRMaskHead(BaseModule):
         """
         coords = self.match_points(mask_pred.device)
         with torch.no_grad():
-            pred = point_sample(mask_pred.unsqueeze(1),
-                                coords.expand(mask_pred.shape[0], -1, -1)).squeeze(1)
-            gt = point_sample(gt_masks.unsqueeze(1).float(),
-                              coords.expand(gt_masks.shape[0], -1, -1)).squeeze(1)
+            pred = point_sample(mask_pred.unsqueeze(1), coords.expand(mask_pred.shape[0], -1,
+                                                                      -1)).squeeze(1)
+            gt = point_sample(
+                gt_masks.unsqueeze(1).float(), coords.expand(gt_masks.shape[0], -1, -1)).squeeze(1)
         return dict(pred_masks=pred, gt_masks=gt)
 
     def match_points(self, device: torch.device) -> Tensor:
@@ -169,7 +175,8 @@ class DETRMaskHead(BaseModule):
         point_preds = point_sample(preds.unsqueeze(1), coords).squeeze(1)
         loss_dice = self.loss_dice(point_preds, point_targets, avg_factor=avg_factor)
         loss_mask = self.loss_mask(
-            point_preds.reshape(-1), point_targets.reshape(-1),
+            point_preds.reshape(-1),
+            point_targets.reshape(-1),
             avg_factor=avg_factor * self.num_points)
         return loss_mask, loss_dice
 

@@ -86,11 +86,16 @@ class MaskHeadMixin:
         """
         batch_gt_instances = [sample.gt_instances for sample in batch_data_samples]
         batch_img_metas = [sample.metainfo for sample in batch_data_samples]
-        mask_preds = self.matching_mask_preds(
-            hidden_states, self.mask_features(mask_inputs), dn_meta)
-        return self.loss_by_feat(*head_outs, enc_outputs_class, enc_outputs_coord,
-                                 batch_gt_instances, batch_img_metas, dn_meta,
-                                 all_layers_mask_preds=mask_preds)
+        mask_preds = self.matching_mask_preds(hidden_states, self.mask_features(mask_inputs),
+                                              dn_meta)
+        return self.loss_by_feat(
+            *head_outs,
+            enc_outputs_class,
+            enc_outputs_coord,
+            batch_gt_instances,
+            batch_img_metas,
+            dn_meta,
+            all_layers_mask_preds=mask_preds)
 
     def loss_by_feat(self,
                      all_layers_cls_scores: Tensor,
@@ -124,8 +129,8 @@ class MaskHeadMixin:
             return super().loss_by_feat(all_layers_cls_scores, all_layers_bbox_preds,
                                         enc_cls_scores, enc_bbox_preds, batch_gt_instances,
                                         batch_img_metas, dn_meta, batch_gt_instances_ignore)
-        (matching_cls, matching_bbox, denoising_cls, denoising_bbox) = self.split_outputs(
-            all_layers_cls_scores, all_layers_bbox_preds, dn_meta)
+        (matching_cls, matching_bbox, denoising_cls,
+         denoising_bbox) = self.split_outputs(all_layers_cls_scores, all_layers_bbox_preds, dn_meta)
         device = all_layers_mask_preds.device
         batch_gt_masks = [
             gt.masks.to_tensor(dtype=torch.bool, device=device) if 'masks' in gt else None
@@ -141,30 +146,42 @@ class MaskHeadMixin:
                 if gt_masks is not None:
                     meta[MASK_MATCH_KEY] = self.mask_head.match_inputs(mask_pred, gt_masks)
                 layer_metas.append(meta)
-            loss_cls, loss_bbox, loss_iou = self.loss_by_feat_single(
-                matching_cls[layer], matching_bbox[layer], batch_gt_instances, layer_metas)
-            assign_results = [meta.get(MASK_MATCH_KEY, {}).get('assign_result')
-                              for meta in layer_metas]
-            loss_mask, loss_dice = self.mask_head.loss(
-                all_layers_mask_preds[layer], batch_gt_masks, assign_results)
+            loss_cls, loss_bbox, loss_iou = self.loss_by_feat_single(matching_cls[layer],
+                                                                     matching_bbox[layer],
+                                                                     batch_gt_instances,
+                                                                     layer_metas)
+            assign_results = [
+                meta.get(MASK_MATCH_KEY, {}).get('assign_result') for meta in layer_metas
+            ]
+            loss_mask, loss_dice = self.mask_head.loss(all_layers_mask_preds[layer], batch_gt_masks,
+                                                       assign_results)
             prefix = '' if layer == num_layers - 1 else f'd{layer}.'
             losses.update({
-                f'{prefix}loss_cls': loss_cls, f'{prefix}loss_bbox': loss_bbox,
-                f'{prefix}loss_iou': loss_iou, f'{prefix}loss_mask': loss_mask,
-                f'{prefix}loss_dice': loss_dice})
+                f'{prefix}loss_cls': loss_cls,
+                f'{prefix}loss_bbox': loss_bbox,
+                f'{prefix}loss_iou': loss_iou,
+                f'{prefix}loss_mask': loss_mask,
+                f'{prefix}loss_dice': loss_dice
+            })
         if enc_cls_scores is not None:
-            enc_cls, enc_bbox, enc_iou = self.loss_by_feat_single(
-                enc_cls_scores, enc_bbox_preds, batch_gt_instances, batch_img_metas)
+            enc_cls, enc_bbox, enc_iou = self.loss_by_feat_single(enc_cls_scores, enc_bbox_preds,
+                                                                  batch_gt_instances,
+                                                                  batch_img_metas)
             losses.update(enc_loss_cls=enc_cls, enc_loss_bbox=enc_bbox, enc_loss_iou=enc_iou)
         if denoising_cls is not None:
             dn_cls, dn_bbox, dn_iou = self.loss_dn(
-                denoising_cls, denoising_bbox, batch_gt_instances=batch_gt_instances,
-                batch_img_metas=batch_img_metas, dn_meta=dn_meta)
+                denoising_cls,
+                denoising_bbox,
+                batch_gt_instances=batch_gt_instances,
+                batch_img_metas=batch_img_metas,
+                dn_meta=dn_meta)
             for layer in range(num_layers):
                 prefix = '' if layer == num_layers - 1 else f'd{layer}.'
                 losses.update({
-                    f'{prefix}dn_loss_cls': dn_cls[layer], f'{prefix}dn_loss_bbox': dn_bbox[layer],
-                    f'{prefix}dn_loss_iou': dn_iou[layer]})
+                    f'{prefix}dn_loss_cls': dn_cls[layer],
+                    f'{prefix}dn_loss_bbox': dn_bbox[layer],
+                    f'{prefix}dn_loss_iou': dn_iou[layer]
+                })
         return losses
 
     def predict_instances(self,
@@ -199,8 +216,7 @@ class MaskHeadMixin:
         if rescale:
             bboxes = bboxes / bboxes.new_tensor(img_meta['scale_factor']).repeat((1, 2))
         results = InstanceData(
-            bboxes=bboxes, scores=top_scores, labels=indexes % num_classes,
-            query_index=query_index)
+            bboxes=bboxes, scores=top_scores, labels=indexes % num_classes, query_index=query_index)
         if mask_features is not None and self.with_mask:
             logits = self.mask_head(queries[query_index][None], mask_features[None])[0]
             results.masks = self.mask_head.predict_masks(logits, img_meta, rescale)

@@ -201,8 +201,11 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
     def _caption_embeddings(self, captions: List[str], device: torch.device) -> Tensor:
         """CLIP text embeddings [B, Q, D] of the captions (padded/truncated to Q tokens)."""
         tokens = self.tokenizer(
-            captions, padding='max_length', max_length=self.link_mapper.num_queries,
-            truncation=True, return_tensors='pt')
+            captions,
+            padding='max_length',
+            max_length=self.link_mapper.num_queries,
+            truncation=True,
+            return_tensors='pt')
         return self.text_encoder(tokens['input_ids'].to(device)).last_hidden_state.float()
 
     def _source_latents(self, images: Optional[Sequence[Optional[Tensor]]], keep: List[int],
@@ -212,10 +215,13 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
             return None
         if images is None or any(images[i] is None for i in keep):
             raise ValueError(f'{type(self).__name__} needs the source image view of every sample')
-        return self.codec.encode(self.codec.to_pixels([images[i] for i in keep], device),
-                                 sample=False)
+        return self.codec.encode(
+            self.codec.to_pixels([images[i] for i in keep], device), sample=False)
 
-    def _unet(self, latents: Tensor, timesteps: Tensor, context: Tensor,
+    def _unet(self,
+              latents: Tensor,
+              timesteps: Tensor,
+              context: Tensor,
               source: Optional[Tensor] = None) -> Tensor:
         """UNet prediction [B, c, h, w]; the source latent (edit) and the coordinate channels are
         concatenated to the input."""
@@ -288,8 +294,10 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
         source = self._source_latents(images, keep, device)
 
         noise = torch.randn_like(latents)
-        timesteps = torch.randint(0, int(self.noise_scheduler.config.num_train_timesteps),
-                                  (latents.size(0), ), device=device).long()
+        timesteps = torch.randint(
+            0,
+            int(self.noise_scheduler.config.num_train_timesteps), (latents.size(0), ),
+            device=device).long()
         noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
         cond_context, cond_source = self._drop_conditions(context, source)
         pred = self._unet(noisy, timesteps, cond_context, cond_source)
@@ -327,8 +335,9 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
         scheduler = build_sample_scheduler(self.sample_scheduler_cfg, self.noise_scheduler)
         model_fn = partial(self._guided_output, context=context, source=source, cfg=cfg)
         latents = denoise_loop(scheduler, model_fn, latents, int(cfg['num_inference_steps']))
-        outputs = self._output_images(self.codec.decode(latents), source,
-                                      None if images is None else [images[i] for i in keep])
+        outputs = self._output_images(
+            self.codec.decode(latents), source,
+            None if images is None else [images[i] for i in keep])
         for i, image in zip(keep, outputs):
             data_samples[i].pred_image = image
         return data_samples

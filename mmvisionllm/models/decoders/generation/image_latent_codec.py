@@ -82,8 +82,8 @@ class ImageLatentCodec(nn.Module):
         for img in images:
             x = img.to(device=device, dtype=torch.float32).unsqueeze(0) / 127.5 - 1.0
             if tuple(x.shape[-2:]) != self.image_size:
-                x = F.interpolate(x, size=self.image_size, mode='bilinear', align_corners=False,
-                                  antialias=True)
+                x = F.interpolate(
+                    x, size=self.image_size, mode='bilinear', align_corners=False, antialias=True)
             out.append(x)
         return torch.cat(out, dim=0)
 
@@ -127,8 +127,8 @@ class ImageLatentCodec(nn.Module):
             size = sizes[i] if sizes is not None else None
             x = x.unsqueeze(0).float()
             if size is not None and tuple(size) != tuple(x.shape[-2:]):
-                x = F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False,
-                                  antialias=True)
+                x = F.interpolate(
+                    x, size=tuple(size), mode='bilinear', align_corners=False, antialias=True)
             x = ((x[0].clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
             out.append(x.cpu())
         return out

@@ -70,8 +70,12 @@ class InstructEditDecoder(BaseDiffusionDecoder):
                  source_residual: bool = False,
                  **kwargs) -> None:
         super().__init__(
-            routing_tokens, num_queries, in_channels, cond_drop_prob=cond_drop_prob,
-            caption_key=caption_key, **kwargs)
+            routing_tokens,
+            num_queries,
+            in_channels,
+            cond_drop_prob=cond_drop_prob,
+            caption_key=caption_key,
+            **kwargs)
         prediction_type = self.noise_scheduler.config.prediction_type
         if source_residual and prediction_type != 'sample':
             raise ValueError('source_residual=True needs noise_scheduler.prediction_type="sample" '
@@ -81,7 +85,10 @@ class InstructEditDecoder(BaseDiffusionDecoder):
             nn.init.zeros_(self.unet.conv_out.weight)
             nn.init.zeros_(self.unet.conv_out.bias)
 
-    def _unet(self, latents: Tensor, timesteps: Tensor, context: Tensor,
+    def _unet(self,
+              latents: Tensor,
+              timesteps: Tensor,
+              context: Tensor,
               source: Optional[Tensor] = None) -> Tensor:
         """UNet prediction [B, c, h, w], plus the given source latent with ``source_residual``."""
         out = super()._unet(latents, timesteps, context, source)
@@ -97,8 +104,8 @@ class InstructEditDecoder(BaseDiffusionDecoder):
         outputs = []
         for change, image in zip(changes, source_images):
             original = image.to(device=change.device, dtype=torch.float32) / 127.5 - 1.0
-            change = F.interpolate(change[None], size=tuple(image.shape[-2:]), mode='bilinear',
-                                   align_corners=False)
+            change = F.interpolate(
+                change[None], size=tuple(image.shape[-2:]), mode='bilinear', align_corners=False)
             outputs += self.codec.to_uint8(original[None] + change)
         return outputs
 

@@ -66,8 +66,13 @@ class LinkMapper(BaseModule):
             nn.Linear(hidden_channels, out_channels))
         self.queries = nn.Parameter(torch.randn(num_queries, out_channels) * 0.02)
         layer = nn.TransformerDecoderLayer(
-            out_channels, num_heads, out_channels * ffn_ratio, dropout, activation='gelu',
-            batch_first=True, norm_first=True)
+            out_channels,
+            num_heads,
+            out_channels * ffn_ratio,
+            dropout,
+            activation='gelu',
+            batch_first=True,
+            norm_first=True)
         self.transformer = nn.TransformerDecoder(layer, num_layers, norm=nn.LayerNorm(out_channels))
 
     def forward(self, link_embeds: Tensor, padding_mask: Optional[Tensor] = None) -> Tensor:

@@ -193,10 +193,12 @@ class UniPoseDecoder(BaseLinkDecoder):
         num_gt = boxes.size(0)
         labels = gt.labels if 'labels' in gt else torch.zeros(num_gt)
         kpts = torch.as_tensor(
-            gt.get('keypoints', torch.zeros(num_gt, num_kpts, 2)), dtype=torch.float32,
+            gt.get('keypoints', torch.zeros(num_gt, num_kpts, 2)),
+            dtype=torch.float32,
             device=device)
         vis = torch.as_tensor(
-            gt.get('keypoints_visible', torch.ones(num_gt, num_kpts)), dtype=torch.float32,
+            gt.get('keypoints_visible', torch.ones(num_gt, num_kpts)),
+            dtype=torch.float32,
             device=device)
         if num_gt and kpts.shape[-2] != num_kpts:
             raise ValueError(f'{kpts.shape[-2]} ground-truth keypoints but {num_kpts} keypoint '
