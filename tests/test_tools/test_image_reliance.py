@@ -13,8 +13,8 @@ def _tool():
 def _samples(num=4):
     inputs = random_inputs(num)
     questions = [
-        'what colour is the circle ?', 'how many squares are there ?', 'is there a red star ?',
-        'what shape is the blue object ?'
+        'what colour is the circle ?', 'how many square are there ?', 'is there a red star ?',
+        'what colour is the blue object ?'
     ]
     return [
         dict(
@@ -61,6 +61,6 @@ def test_needs_two_samples_with_answers(model):
         tool.image_reliance(model, _samples(1))
     unanswered = _samples(2)
     for sample in unanswered:
-        sample['data_samples'] = make_sample('vqa', '<image>\nwhat colour is it ?', None)
+        sample['data_samples'] = make_sample('vqa', '<image>\nwhat colour is the circle ?', None)
     with pytest.raises(ValueError, match='no answer tokens'):
         tool.image_reliance(model, unanswered)

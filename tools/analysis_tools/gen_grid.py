@@ -72,7 +72,7 @@ def generate_images(inferencer,
     """Chat once per prompt; return ``(pred_image [H, W, 3] uint8 | None, answer text)`` pairs."""
     results = []
     for prompt in prompts:
-        reply = inferencer(image, prompt)[0]
+        reply = inferencer.chat(image, prompt)[0]
         generated = None
         for link in reply.links:
             if link.prediction is not None and 'pred_image' in link.prediction:
