@@ -17,46 +17,30 @@ deepspeed_common = dict(
     exclude_frozen_parameters=True)
 # ZeRO-2: optimizer states and gradients sharded, bf16 weights replicated (7B: 14 GB per GPU
 # plus activations; optimizer states 12 bytes/param / N GPUs)
-deepspeed_zero2 = dict(
-    deepspeed_common,
-    zero_optimization=dict(
-        stage=2,
-        overlap_comm=True,
-        contiguous_gradients=True,
-        allgather_bucket_size=2e8,
-        reduce_bucket_size=2e8))
-# ZeRO-2 with the optimizer states (fp32 master weights, Adam moments) in CPU memory
-deepspeed_zero2_offload = dict(
-    deepspeed_common,
-    zero_optimization=dict(
-        stage=2,
-        overlap_comm=True,
-        contiguous_gradients=True,
-        allgather_bucket_size=2e8,
-        reduce_bucket_size=2e8,
-        offload_optimizer=dict(device='cpu', pin_memory=True)))
+zero2_optimization = dict(
+    stage=2,
+    overlap_comm=True,
+    contiguous_gradients=True,
+    allgather_bucket_size=2e8,
+    reduce_bucket_size=2e8)
 # ZeRO-3: weights sharded too (stage 1, full LLM: 16 bytes/param / N GPUs + gathered layers);
 # stage3_gather_16bit_weights_on_model_save writes a consolidated bf16 state dict on save
-deepspeed_zero3 = dict(
-    deepspeed_common,
-    zero_optimization=dict(
-        stage=3,
-        overlap_comm=True,
-        contiguous_gradients=True,
-        reduce_bucket_size=5e8,
-        stage3_prefetch_bucket_size=5e8,
-        stage3_param_persistence_threshold=1e5,
-        stage3_gather_16bit_weights_on_model_save=True))
+zero3_optimization = dict(
+    stage=3,
+    overlap_comm=True,
+    contiguous_gradients=True,
+    reduce_bucket_size=5e8,
+    stage3_prefetch_bucket_size=5e8,
+    stage3_param_persistence_threshold=1e5,
+    stage3_gather_16bit_weights_on_model_save=True)
+cpu_offload = dict(device='cpu', pin_memory=True)
+deepspeed_zero2 = dict(deepspeed_common, zero_optimization=zero2_optimization)
+# ZeRO-2 with the optimizer states (fp32 master weights, Adam moments) in CPU memory
+deepspeed_zero2_offload = dict(
+    deepspeed_common, zero_optimization=dict(zero2_optimization, offload_optimizer=cpu_offload))
+deepspeed_zero3 = dict(deepspeed_common, zero_optimization=zero3_optimization)
 # ZeRO-3 with optimizer states and weights in CPU memory (one GPU can train the 7B LLM, slowly)
 deepspeed_zero3_offload = dict(
     deepspeed_common,
     zero_optimization=dict(
-        stage=3,
-        overlap_comm=True,
-        contiguous_gradients=True,
-        reduce_bucket_size=5e8,
-        stage3_prefetch_bucket_size=5e8,
-        stage3_param_persistence_threshold=1e5,
-        stage3_gather_16bit_weights_on_model_save=True,
-        offload_optimizer=dict(device='cpu', pin_memory=True),
-        offload_param=dict(device='cpu', pin_memory=True)))
+        zero3_optimization, offload_optimizer=cpu_offload, offload_param=cpu_offload))
