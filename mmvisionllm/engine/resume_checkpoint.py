@@ -10,7 +10,8 @@ truncated file behind; resuming then fails, although the previous checkpoint is 
 * a candidate is complete when it opens as the zip archive ``torch.save`` writes and holds its
   ``data.pkl`` record (a truncated file loses the archive's central directory, at its end). This
   reads the directory only, not the tensors; a file damaged in the middle still fails loudly when
-  it is loaded;
+  it is loaded. A DeepSpeed checkpoint (a directory ``iter_N.pth/``) is complete when its
+  model-states file exists and all its ``*_states.pt`` files are complete;
 * every skipped candidate is named in a warning; :func:`find_resumable_checkpoint` returns None when
   no complete checkpoint exists (``tools/train.py --resume`` then stops with an error).
 """
@@ -26,9 +27,31 @@ __all__ = ['checkpoint_problem', 'find_resumable_checkpoint']
 
 
 def checkpoint_problem(path: str) -> Optional[str]:
-    """Why ``path`` is not a complete ``torch.save`` checkpoint, or None if it looks complete."""
+    """Why ``path`` is not a complete checkpoint, or None if it looks complete.
+
+    ``path`` is a ``torch.save`` file or the directory DeepSpeed writes (``DeepSpeedStrategy``):
+    that one is complete when it holds a ``*model_states.pt`` and each of its ``*_states.pt``
+    files is complete.
+    """
+    if osp.isdir(path):
+        return _deepspeed_dir_problem(path)
     if not osp.isfile(path):
         return 'the file does not exist'
+    return _archive_problem(path)
+
+
+def _deepspeed_dir_problem(path: str) -> Optional[str]:
+    files = sorted(glob.glob(osp.join(path, '*_states.pt')))
+    if not any(f.endswith('model_states.pt') for f in files):
+        return 'a directory without DeepSpeed model states (*model_states.pt)'
+    for file in files:
+        problem = _archive_problem(file)
+        if problem is not None:
+            return f'{osp.basename(file)}: {problem}'
+    return None
+
+
+def _archive_problem(path: str) -> Optional[str]:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()

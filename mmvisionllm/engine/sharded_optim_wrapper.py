@@ -10,12 +10,25 @@ does not hold, so this wrapper sums the squared shard norms over the ranks itsel
 ``all_reduce`` on every rank, also one whose shards got no gradient) and scales every shard by the
 same factor, exactly as ``clip_grad_norm_`` (``max_norm / (norm + 1e-6)``, capped at 1).
 Only ``type='norm'`` with the L2 norm; with one process it is ``clip_grad_norm_``.
+
+bf16 under FSDP (``dtype='bfloat16'``): the forward runs under ``torch.autocast`` over the fp32
+units, entered through ``optim_context``: mmengine's ``MMFullyShardedDataParallel.train_step`` runs
+the forward inside it (where mmengine's ``AmpOptimWrapper`` enters its autocast too).
+FSDP's ``MixedPrecision(param_dtype=bf16)`` alone casts a unit's parameters, not the tensors the
+unit builds inside its forward, so the mmdet decoders (fp32 images into the backbone, fp32
+position embeddings and masks in the Grounding DINO encoder) met bf16 weights and failed
+(docs/en/distributed.md); autocast casts at each op instead. ``AmpOptimWrapper`` itself cannot
+serve: it asserts a GPU, always builds a loss scaler (bf16 needs none) and clips each shard by its
+own norm. float16 would need FSDP's ``ShardedGradScaler`` and is refused.
 """
-from typing import List
+from contextlib import contextmanager
+from typing import List, Optional
 
 import torch
 import torch.distributed as torch_dist
+from mmengine.device import get_device
 from mmengine.optim import OptimWrapper
+from mmengine.runner.amp import autocast
 
 from mmvisionllm.registry import OPTIM_WRAPPERS
 from mmvisionllm.utils.dist_compat import is_multi_process
@@ -25,14 +38,34 @@ __all__ = ['ShardedGradClipOptimWrapper']
 
 @OPTIM_WRAPPERS.register_module()
 class ShardedGradClipOptimWrapper(OptimWrapper):
-    """``OptimWrapper`` whose ``clip_grad=dict(max_norm=...)`` clips by the all-rank norm."""
+    """``OptimWrapper`` whose ``clip_grad=dict(max_norm=...)`` clips by the all-rank norm.
 
-    def __init__(self, *args, **kwargs) -> None:
+    Args:
+        dtype (str, optional): ``'bfloat16'``: the forward runs under bf16 autocast (see the module
+            docstring). None: no autocast.
+        *args, **kwargs: Arguments of ``OptimWrapper`` (``optimizer``, ``clip_grad``, ...).
+    """
+
+    def __init__(self, *args, dtype: Optional[str] = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if dtype not in (None, 'bfloat16', torch.bfloat16):
+            raise ValueError(f'ShardedGradClipOptimWrapper(dtype={dtype!r}): only bfloat16 '
+                             'autocast (float16 needs a loss scaler)')
+        self.cast_dtype = None if dtype is None else torch.bfloat16
         if self.clip_grad_kwargs and (self.grad_name != 'grad_norm'
                                       or float(self.clip_grad_kwargs.get('norm_type', 2.0)) != 2.0):
             raise ValueError('ShardedGradClipOptimWrapper clips by the L2 norm only '
                              f'(clip_grad={self.clip_grad_kwargs})')
+
+    @contextmanager
+    def optim_context(self, model: torch.nn.Module):
+        """``OptimWrapper``'s context (gradient accumulation), under bf16 autocast if asked."""
+        with super().optim_context(model):
+            if self.cast_dtype is None:
+                yield
+                return
+            with autocast(device_type=get_device(), dtype=self.cast_dtype):
+                yield
 
     def _clip_grad(self) -> None:
         if not is_multi_process():

@@ -7,8 +7,10 @@
   drawn from a generator seeded afresh at each call, so they depend on neither the process nor
   what the global RNG drew before; the comparison of one and two processes then isolates the
   distributed arithmetic (collectives, normalisation, gradient averaging).
-* :class:`DumpParamsHook`: every rank writes its parameters before and after training to
-  ``<work_dir>/init_rank<r>.pth`` and ``<work_dir>/params_rank<r>.pth``; one process also writes
+* :class:`DumpParamsHook`: every rank writes its parameters (whole: ZeRO-3's and FSDP's shards
+  are gathered)
+  before and after training to ``<work_dir>/init_rank<r>.pth`` and
+  ``<work_dir>/params_rank<r>.pth``; one process also writes
   its initial weights as a checkpoint (``init_checkpoint.pth``) that FlexibleRunner runs load
   (their strategies initialise the model from another point of the RNG stream).
 """
@@ -19,6 +21,7 @@ import torch
 from mmengine.dist import get_dist_info
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 from torch.utils.data import Sampler
 
 from mmvisionllm.models.decoders.detection.mask_head import DETRMaskHead
@@ -76,7 +79,22 @@ class DumpParamsHook(Hook):
     @staticmethod
     def dump(runner, path: str) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        torch.save({k: v.detach().cpu().clone() for k, v in model.named_parameters()}, path)
+        if isinstance(runner.model, FSDP):  # each rank holds shards: gather (a collective)
+            with FSDP.summon_full_params(runner.model, writeback=False):
+                params = {
+                    k.replace('_fsdp_wrapped_module.', ''): v.detach().cpu().clone()
+                    for k, v in model.named_parameters()
+                }
+            torch.save(params, path)
+            return
+        params = dict(model.named_parameters())
+        # ZeRO-3: each rank holds a shard; gathering is a collective (every rank calls the hook)
+        if any(hasattr(p, 'ds_id') for p in params.values()):
+            from deepspeed import zero
+            with zero.GatheredParameters(list(params.values())):
+                torch.save({k: v.detach().cpu().clone() for k, v in params.items()}, path)
+            return
+        torch.save({k: v.detach().cpu().clone() for k, v in params.items()}, path)
 
     def before_train(self, runner) -> None:
         rank, _ = get_dist_info()

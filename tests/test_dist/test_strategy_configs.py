@@ -32,7 +32,10 @@ def test_deepspeed_variants_build(variant, stage):
     strategy = STRATEGIES.build(cfg.strategy)
     assert type(strategy).__name__ == 'DeepSpeedStrategy'
     assert strategy.config['zero_optimization']['stage'] == stage
-    assert strategy.config['bf16'] == dict(enabled=True)
+    # bf16 as autocast over fp32 weights (a bf16-cast model fails in the decoders)
+    assert 'bf16' not in strategy.config
+    assert strategy.config['torch_autocast'] == dict(enabled=True, dtype='bfloat16')
+    assert cfg.model.llm.torch_dtype is None and cfg.model.vision_encoder.torch_dtype is None
     assert strategy.config['gradient_clipping'] == 1.0
 
 
@@ -45,9 +48,29 @@ def test_fsdp_variant_builds():
     assert type(strategy).__name__ == 'FSDPStrategy'
     assert strategy.state_dict_type.name == 'FULL_STATE_DICT'
     wrapper = cfg.strategy.model_wrapper
-    assert wrapper.use_orig_params and wrapper.mixed_precision.param_dtype == 'bfloat16'
+    # bf16 as autocast over fp32 units (FSDP's param cast fails in the decoders)
+    assert wrapper.use_orig_params and wrapper.mixed_precision.param_dtype == 'float32'
+    assert wrapper.mixed_precision.reduce_dtype == 'bfloat16'
+    assert cfg.optim_wrapper.dtype == 'bfloat16'
     policy = FUNCTIONS.get(wrapper.auto_wrap_policy.type)
     assert callable(policy)
+
+
+def test_sharded_optim_wrapper_autocasts_the_forward_in_bf16():
+    import torch
+
+    from mmvisionllm.engine import ShardedGradClipOptimWrapper
+    model = nn.Linear(4, 4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    wrapper = ShardedGradClipOptimWrapper(optimizer=optimizer, dtype='bfloat16')
+    with wrapper.optim_context(model):
+        assert model(torch.ones(2, 4)).dtype == torch.bfloat16
+    assert model(torch.ones(2, 4)).dtype == torch.float32
+    plain = ShardedGradClipOptimWrapper(optimizer=optimizer)
+    with plain.optim_context(model):
+        assert model(torch.ones(2, 4)).dtype == torch.float32
+    with pytest.raises(ValueError, match='bfloat16'):
+        ShardedGradClipOptimWrapper(optimizer=optimizer, dtype='float16')
 
 
 def test_wrap_policy_picks_forward_called_units():

@@ -14,7 +14,7 @@ from tool_loader import load_tool
 from toy_model import ToyRegressor
 
 from mmvisionllm.engine import (CheckedLoadRunner, CheckpointMismatchError, ConfigKeyError,
-                                NonFiniteLossError, find_resumable_checkpoint)
+                                NonFiniteLossError, checkpoint_problem, find_resumable_checkpoint)
 from mmvisionllm.registry import MODELS
 
 DATA = osp.join(osp.dirname(__file__), '..', 'data', 'configs')
@@ -144,6 +144,27 @@ def test_truncated_last_checkpoint_falls_back_to_the_previous_one(tmp_path, caps
     with pytest.raises(RuntimeError, match='is unusable: it is truncated'):
         train_tool.apply_args(Config.fromfile(ITER_CONFIG), resume_args(tmp_path, resume=last))
     os.remove(osp.join(tmp_path, 'iter_4.pth'))
+    assert find_resumable_checkpoint(str(tmp_path)) is None
+
+
+def test_deepspeed_checkpoint_directory_is_resumable_unless_truncated(tmp_path):
+    """DeepSpeedStrategy saves ``iter_N.pth/`` as a directory of ``*_states.pt`` archives."""
+    ckpt = tmp_path / 'iter_2.pth'
+    ckpt.mkdir()
+    assert 'without DeepSpeed model states' in checkpoint_problem(str(ckpt))
+    for name in ('zero_pp_rank_0_mp_rank_00_model_states.pt',
+                 'zero_pp_rank_0_mp_rank_00_optim_states.pt'):
+        torch.save({'module': torch.ones(3)}, ckpt / name)
+    assert checkpoint_problem(str(ckpt)) is None
+    train_tool = load_tool('train.py')
+    resumed = train_tool.apply_args(
+        Config.fromfile(ITER_CONFIG), resume_args(tmp_path, resume=str(ckpt)))
+    assert resumed.load_from == str(ckpt) and resumed.resume
+    assert find_resumable_checkpoint(str(tmp_path)) == str(ckpt)
+    optim = ckpt / 'zero_pp_rank_0_mp_rank_00_optim_states.pt'
+    optim.write_bytes(optim.read_bytes()[:20])  # a kill while rank 0 wrote its shard
+    problem = checkpoint_problem(str(ckpt))
+    assert problem.startswith('zero_pp_rank_0_mp_rank_00_optim_states.pt: it is truncated')
     assert find_resumable_checkpoint(str(tmp_path)) is None
 
 

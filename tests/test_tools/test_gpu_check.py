@@ -17,7 +17,8 @@ def test_configs_put_each_stage_on_its_strategy(tmp_path):
     assert zero3.strategy.zero_optimization.stage == 3 and fsdp.strategy.type == 'FSDPStrategy'
     for cfg in (zero3, fsdp):
         assert cfg.model.llm.lora is None and cfg.model.decoders == {}
-    assert zero3.model.llm.torch_dtype == 'bfloat16'
+    # fp32 weights under DeepSpeed's bf16 torch_autocast (it keeps no fp32 master copy)
+    assert zero3.model.llm.torch_dtype is None and zero3.strategy.config.torch_autocast.enabled
     assert fsdp.model.llm.torch_dtype is None and fsdp.model.vision_encoder.torch_dtype is None
     for cfg in configs.values():
         assert cfg.model.llm.config.num_hidden_layers == 32

@@ -14,8 +14,9 @@ is reported in the table and the others still run):
   UniPose-T pose decoder, CLIP frozen), plain ``Runner`` + ``MMDistributedDataParallel``, bf16
   autocast (``AmpOptimWrapper``), a ShapesWorld detection batch;
 * ``stage1-zero3``: stage 1 (the whole LLM, projector and region encoder train; no decoders),
-  ``FlexibleRunner`` + DeepSpeed ZeRO-3 (bf16), a ShapesWorld VQA batch;
-* ``stage1-fsdp``: the same under ``FSDPStrategy`` (fp32 weights, bf16 mixed precision, the layer
+  ``FlexibleRunner`` + DeepSpeed ZeRO-3 (bf16 torch_autocast, fp32 weights), a ShapesWorld VQA
+  batch;
+* ``stage1-fsdp``: the same under ``FSDPStrategy`` (fp32 weights, bf16 autocast, the layer
   wrap policy; ~112 GB of weights, gradients and AdamW states on one GPU, the tightest row);
 * ``msda``: mmcv's CUDA ``MultiScaleDeformableAttention`` kernel against the pure-PyTorch path
   (``multi_scale_deformable_attn_pytorch``) at Grounding DINO-T's shapes: max |difference| of the

@@ -7,7 +7,9 @@ Usage::
 ``SRC`` is what ``FlexibleRunner`` saved:
 
 * DeepSpeed (``DeepSpeedStrategy``): a *directory* ``work_dir/iter_N.pth/`` with
-  ``mp_rank_00_model_states.pt`` and one ``zero_pp_rank_<r>_mp_rank_00_optim_states.pt`` per rank.
+  ``mp_rank_00_model_states.pt`` (ZeRO-1/2; ZeRO-3 writes one
+  ``zero_pp_rank_<r>_mp_rank_00_model_states.pt`` per rank) and one
+  ``zero_pp_rank_<r>_mp_rank_00_optim_states.pt`` per rank.
   The fp32 weights are gathered from the ZeRO partitions with DeepSpeed's own
   ``deepspeed.utils.zero_to_fp32.get_fp32_state_dict_from_zero_checkpoint`` (works for ZeRO-2 and
   ZeRO-3, on a machine without GPUs, no process group needed);
@@ -22,18 +24,23 @@ import os.path as osp
 
 import torch
 
+# what holds the client state (meta): ZeRO-1/2 write one model-states file, ZeRO-3 one per rank
+_MODEL_STATES = ('mp_rank_00_model_states.pt', 'zero_pp_rank_0_mp_rank_00_model_states.pt')
+
 
 def consolidate(src: str) -> dict:
     """The plain checkpoint (``state_dict`` + ``meta``) of a DeepSpeed dir or an FSDP file."""
     if osp.isdir(src):
-        if not osp.isfile(osp.join(src, 'mp_rank_00_model_states.pt')):
-            raise FileNotFoundError(f'{src} is a directory without mp_rank_00_model_states.pt: '
+        model_states = [
+            osp.join(src, name) for name in _MODEL_STATES if osp.isfile(osp.join(src, name))
+        ]
+        if not model_states:
+            raise FileNotFoundError(f'{src} is a directory without {" or ".join(_MODEL_STATES)}: '
                                     'not a DeepSpeed checkpoint')
         from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
         parent, tag = osp.split(osp.normpath(src))
         state_dict = get_fp32_state_dict_from_zero_checkpoint(parent, tag=tag)
-        client = torch.load(
-            osp.join(src, 'mp_rank_00_model_states.pt'), map_location='cpu', weights_only=False)
+        client = torch.load(model_states[0], map_location='cpu', weights_only=False)
         meta = client.get('meta', {})
     elif osp.isfile(src):
         checkpoint = torch.load(src, map_location='cpu', weights_only=False)

@@ -5,13 +5,19 @@
 #   strategy = {{_base_.deepspeed_zero3}}
 #   optim_wrapper = dict(_delete_=True, type='DeepSpeedOptimWrapper',
 #                        optimizer={{_base_.optim_wrapper.optimizer}})
-# bf16 weights, gradients and ZeRO communication (the paper trains in bf16); gradient clipping is
-# DeepSpeed's (DeepSpeedOptimWrapper takes no clip_grad). train_micro_batch_size_per_gpu comes from
-# train_dataloader.batch_size (mmengine fills it in). Needs `pip install deepspeed` (and CUDA: see
-# the docs for what fails on a CPU).
+# bf16 compute (the paper trains in bf16) through DeepSpeed's torch_autocast: the weights stay
+# fp32, the forward runs under torch.autocast(bfloat16), and the gradients of Linear/Conv weights
+# are reduced in bf16 (DeepSpeed's default lower_precision_safe_modules). Not `bf16=dict(enabled=
+# True)`: that casts the whole model to bf16 and leaves the inputs and the tensors the modules make
+# (mmdet's images, position embeddings, masks) in fp32, and the decoders failed on the first step
+# ("Input type (torch.FloatTensor) and weight type (CPUBFloat16Type) should be the same" at the
+# detector's backbone); mmengine's inputs_to_half casts every tensor of an input key, token ids
+# and uint8 images included. Gradient clipping is DeepSpeed's (DeepSpeedOptimWrapper takes no
+# clip_grad). train_micro_batch_size_per_gpu comes from train_dataloader.batch_size (mmengine
+# fills it in). Needs `pip install deepspeed` (docs/en/distributed.md: what runs on a CPU).
 deepspeed_common = dict(
     type='DeepSpeedStrategy',
-    bf16=dict(enabled=True),
+    config=dict(torch_autocast=dict(enabled=True, dtype='bfloat16')),
     gradient_clipping=1.0,
     # the decoders of the other groups and the frozen CLIP tower have no gradient in a step
     exclude_frozen_parameters=True)

@@ -97,11 +97,32 @@ class RNGStateHook(Hook):
         self.isolate_val = isolate_val
         self._loaded: Optional[Dict[str, object]] = None
         self._val_state: Optional[Dict[str, object]] = None
+        self._gathered: Optional[List[Dict[str, object]]] = None
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        self._gathered = None  # the states of the last gather are stale once a step starts
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        self._gather_if_distributed()
+
+    def after_train_epoch(self, runner) -> None:
+        self._gather_if_distributed()
+
+    def _gather_if_distributed(self) -> None:
+        # Gathered here, where every rank calls the hook (before CheckpointHook: VERY_HIGH):
+        # the plain Runner saves on rank 0 only (``save_checkpoint`` is master_only), so a
+        # collective inside ``before_save_checkpoint`` left rank 0 waiting for the others
+        # (the two-rank DDP test hung at its first checkpoint).
+        if is_distributed():
+            self._gathered = all_gather_object(get_rng_state())
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = get_rng_state()
-        states: List[Dict[str, object]] = all_gather_object(state) if is_distributed() else [state]
-        checkpoint['rng_states'] = states
+        if not is_distributed():
+            checkpoint['rng_states'] = [get_rng_state()]
+        elif self._gathered is not None:
+            checkpoint['rng_states'] = self._gathered
+        else:  # a save outside a training step: only FlexibleRunner calls it on every rank
+            checkpoint['rng_states'] = all_gather_object(get_rng_state())
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         states = checkpoint.get('rng_states')

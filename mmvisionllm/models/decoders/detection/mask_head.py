@@ -165,8 +165,15 @@ class DETRMaskHead(BaseModule):
         num_masks = sum(len(p) for p in preds)
         avg_factor = reduce_mean(mask_preds.new_tensor([float(num_masks)])).clamp(min=1).item()
         if num_masks == 0:
-            zero = mask_preds.sum() * 0.0
-            return zero, zero
+            # zero losses in the graph, through the loss modules all the same: DeepSpeed ZeRO-3
+            # checks that every rank ran the same modules in the same order (its prefetch trace)
+            empty = (mask_preds.sum() * 0.0).expand(0, self.num_points)  # [0, num_points]
+            loss_dice = self.loss_dice(empty, empty.detach(), avg_factor=avg_factor)
+            loss_mask = self.loss_mask(
+                empty.reshape(-1),
+                empty.detach().reshape(-1),
+                avg_factor=avg_factor * self.num_points)
+            return loss_mask, loss_dice
         preds = torch.cat(preds)
         targets = torch.cat(targets).float()
         with torch.no_grad():
