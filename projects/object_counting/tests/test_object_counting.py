@@ -6,6 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
+from learning_figures import report_figures
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
@@ -65,6 +66,16 @@ def test_the_dataset_asks_for_every_class_and_counts_its_instances(cfg, world):
 
 
 def test_the_decoder_learns_and_chat_routes_a_counting_request_to_it(cfg):
+    """60 steps on 4 images; chat then routes every class to [CNT] and the counts are learned.
+
+    Measured under the five kernel settings of ``tools/analysis_tools/learning_test_spread.py``
+    (1 and 2 threads, oneDNN off, ATen AVX2 and unvectorised; AVX-512 CPU): count loss ratio
+    0.086-0.114 (bound 0.3), all 24 counts routed, mean count error 0.337-0.442. The best constant
+    guess (the median count) errs by 0.667, so the bound 0.55 (it was 0.5, 12 % above the worst
+    setting) still asks for counts read from the image:
+    ``python tools/analysis_tools/learning_test_spread.py projects/object_counting/tests/
+    test_object_counting.py::test_the_decoder_learns_and_chat_routes_a_counting_request_to_it``.
+    """
     dataset = DATASETS.build(cfg.test_dataloader.dataset.datasets[0])
     batch = pseudo_collate([dataset[i] for i in range(4)])
     model_cfg = cfg.model.copy()
@@ -78,16 +89,25 @@ def test_the_decoder_learns_and_chat_routes_a_counting_request_to_it(cfg):
         torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3))
     model.train()
     history = [model.train_step(batch, wrapper) for _ in range(60)]
-    assert history[-1]['loss_count_count'] < 0.3 * history[0]['loss_count_count']
     model.eval()
     model.predict_mode = 'chat'  # the LLM writes the answer; each [CNT] it emits calls the decoder
     predicted = model.test_step(pseudo_collate([dataset[i] for i in range(4)]))
+    routed = all(s.metainfo['pred_text'].count('[CNT]') == 6 for s in predicted)
+    truth = [c for s in predicted for c in s.metainfo['gt_counts'].values()]
+    guess = sorted(truth)[len(truth) // 2]  # the one count closest to all, in absolute error
+    if routed:
+        errors = [
+            abs(s.metainfo['pred_count_values'][n] - c) for s in predicted
+            for n, c in s.metainfo['gt_counts'].items()
+        ]
+    report_figures(
+        loss_ratio=history[-1]['loss_count_count'] / history[0]['loss_count_count'],
+        routed=routed,
+        count_error=sum(errors) / len(errors) if routed else float('nan'),
+        constant_guess_error=sum(abs(c - guess) for c in truth) / len(truth))
+    assert history[-1]['loss_count_count'] < 0.3 * history[0]['loss_count_count']
     for sample in predicted:
         meta = sample.metainfo
         assert meta['pred_text'].count('[CNT]') == 6, meta['pred_text']
         assert set(meta['pred_counts']) == set(meta['gt_counts'])
-    errors = [
-        abs(s.metainfo['pred_count_values'][n] - c) for s in predicted
-        for n, c in s.metainfo['gt_counts'].items()
-    ]
-    assert sum(errors) / len(errors) < 0.5
+    assert sum(errors) / len(errors) < 0.55

@@ -10,6 +10,7 @@ from typing import Dict, List
 
 import pytest
 import torch
+from learning_figures import report_figures
 from mmdet.evaluation import CocoMetric, RefExpMetric
 from mmengine.evaluator import Evaluator
 from test_detection_decoder import LLM_WIDTH, NUM_LINK_QUERIES, build_decoder
@@ -103,19 +104,32 @@ def overfit(num_scenes: int, size: int, iterations: int, tmp_path, seed: int = 0
     return before, after
 
 
+def report_metrics(before: Dict[str, float], after: Dict[str, float]) -> None:
+    report_figures(
+        untrained_bbox_mAP=before['coco/bbox_mAP'],
+        untrained_segm_mAP=before['coco/segm_mAP'],
+        bbox_mAP=after['coco/bbox_mAP'],
+        segm_mAP=after['coco/segm_mAP'],
+        rec_p1=after['refexp/refcoco_precision@1'])
+
+
 def test_decoder_learns_two_scenes(tmp_path):
     """Fast (~35 s): 2 small scenes, 100 steps; every metric starts at 0.
 
     The result depends on the CPU's math kernels, not only on the seed (their rounding differs and
-    100 steps of training amplify it). Measured with seed 0 on one machine under four kernel
-    settings (ATEN_CPU_CAPABILITY avx512 / avx2 / default, oneDNN on and off): box AP 0.389-0.444,
-    mask AP 0.673-0.724, grounding P@1 0.83-1.0; with seeds 1-4 (other scenes and init, same
-    kernels) box AP 0.365-0.906, mask AP 0.435-0.875, P@1 0.75-1.0. The thresholds sit below
-    every one of these runs (box 0.25, mask 0.35, P@1 0.5): an untrained decoder scores 0 on each.
-    (tools/analysis_tools/detection_overfit_spread.py; docs/en/results.md.)
+    100 steps of training amplify it). Measured with seed 0 on one machine under the five kernel
+    settings of ``tools/analysis_tools/learning_test_spread.py`` (1 and 2 threads, oneDNN off,
+    ATen AVX2 and unvectorised; AVX-512 CPU; the test itself runs on one thread, so 1 and 2 agree):
+    box AP 0.389-0.444, mask AP 0.673-0.724, grounding P@1 0.83-1.0; with seeds 1-4 (other scenes
+    and init, measured at d92b914) box AP 0.365-0.906, mask AP 0.435-0.875, P@1 0.75-1.0. The
+    thresholds sit below every one of these runs (box 0.25, mask 0.35, P@1 0.5): an untrained
+    decoder scores 0 on each. ``python tools/analysis_tools/learning_test_spread.py tests/
+    test_models/test_decoders/test_detection_overfit.py::test_decoder_learns_two_scenes``;
+    docs/en/results.md.
     """
     with one_thread():
         before, after = overfit(num_scenes=2, size=64, iterations=100, tmp_path=tmp_path)
+        report_metrics(before, after)
     assert before['coco/bbox_mAP'] < 0.1 and before['coco/segm_mAP'] < 0.1
     assert after['coco/bbox_mAP'] >= 0.25
     assert after['coco/segm_mAP'] >= 0.35
@@ -127,6 +141,7 @@ def test_decoder_overfits_four_scenes(tmp_path):
     """Slow (~3 min): 4 ShapesWorld-size scenes; boxes, masks and referring boxes all learned."""
     with one_thread():
         before, after = overfit(num_scenes=4, size=128, iterations=400, tmp_path=tmp_path)
+        report_metrics(before, after)
     assert before['coco/bbox_mAP'] < 0.1 and before['coco/segm_mAP'] < 0.1
     assert after['coco/bbox_mAP'] >= 0.8
     assert after['coco/segm_mAP'] >= 0.7

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 import torch
+from learning_figures import report_figures
 from mmdet.evaluation import CocoMetric, RefExpMetric
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
@@ -192,6 +193,10 @@ def test_visionllmv2_overfits_eight_images(shapesworld):
         before = evaluate(model, datasets, shapesworld)
         train(model, datasets, steps=STEPS)
         after = evaluate(model, datasets, shapesworld)
+        report_figures(
+            untrained_bbox_mAP=before['coco/bbox_mAP'],
+            bbox_mAP=after['coco/bbox_mAP'],
+            rec_p1=after['refexp/refcoco_precision@1'])
     assert before['coco/bbox_mAP'] < 0.1
     assert after['coco/bbox_mAP'] >= 0.9
     assert after['refexp/refcoco_precision@1'] == 1.0

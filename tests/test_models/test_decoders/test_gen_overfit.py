@@ -20,6 +20,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 import pytest
 import torch
+from learning_figures import report_figures
 from mmengine.config import Config
 
 from mmvisionllm.datasets.shapesworld import Scene, SceneObject, render_scene
@@ -198,6 +199,11 @@ def run_edit(steps: int = EDIT_STEPS, seed: int = 0) -> dict:
 def test_gen_decoder_regenerates_its_scenes():
     result = run_gen()
     errors = np.asarray(result['errors'])
+    report_figures(
+        loss_ratio=np.mean(result['history'][-50:]) / np.mean(result['history'][:50]),
+        worst_own_scene_l1=errors.diagonal().max(),
+        best_other_scene_l1=(errors + np.eye(len(errors)) * 1e9).min(),
+        colours_right=all(result['colours']))
     assert np.mean(result['history'][-50:]) < 0.5 * np.mean(result['history'][:50])
     for i, row in enumerate(errors):
         assert row[i] < GEN_L1_BOUND, errors
@@ -208,6 +214,11 @@ def test_gen_decoder_regenerates_its_scenes():
 @pytest.mark.slow
 def test_edit_decoder_follows_one_instruction():
     result = run_edit()
+    report_figures(
+        worst_l1=max(result['errors']),
+        worst_region_ratio=max(
+            e / s for e, s in zip(result['region_errors'], result['source_region_errors'])),
+        circle_green=all(result['circle_green']))
     assert max(result['errors']) < EDIT_L1_BOUND, result['errors']
     # where the edit changes pixels, the output is far closer to the target than the source was
     regions, sources = result['region_errors'], result['source_region_errors']

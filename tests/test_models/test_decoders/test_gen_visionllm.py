@@ -7,6 +7,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from learning_figures import report_figures
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 
@@ -207,10 +208,19 @@ def test_chat_draws_the_trained_scenes(tokenizer_dir):
     torch.manual_seed(0)
     model, _ = _model('visionllmv2_tiny_gen_shapesworld.py', tokenizer_dir)
     logs = _train(model, _gen_batch, steps=GEN_STEPS)
-    assert logs[-1]['loss_lm'] < 0.05
     targets = [_image(scene) for _, scene in SCENES]
-    for i, (caption, _) in enumerate(SCENES):
-        reply = chat(model, None, _gen_prompt(caption))[0]
+    replies = [chat(model, None, _gen_prompt(caption))[0] for caption, _ in SCENES]
+    routed = all(r.text.endswith('[GEN]') and len(r.links) == 1 for r in replies)
+    if routed:
+        table = np.asarray([[_l1(r.links[0].prediction.pred_image, t) for t in targets]
+                            for r in replies])
+    report_figures(
+        loss_lm=logs[-1]['loss_lm'],
+        routed=routed,
+        worst_own_scene_l1=table.diagonal().max() if routed else float('nan'),
+        best_other_scene_l1=(table + np.eye(len(table)) * 1e9).min() if routed else float('nan'))
+    assert logs[-1]['loss_lm'] < 0.05
+    for i, reply in enumerate(replies):
         assert reply.text.endswith('[GEN]'), reply.text
         (link, ) = reply.links
         assert link.routing_token == '[GEN]' and link.group == 'gen'
@@ -226,12 +236,28 @@ def test_chat_edits_the_trained_scenes(tokenizer_dir):
     torch.manual_seed(0)
     model, _ = _model('visionllmv2_tiny_edit_shapesworld.py', tokenizer_dir)
     logs = _train(model, _edit_batch, steps=EDIT_STEPS)
-    assert logs[-1]['loss_lm'] < 0.05
     batch = _edit_batch()
-    for view, clip, sample in zip(batch['inputs']['image'], batch['inputs']['clip'],
-                                  batch['data_samples']):
-        reply = chat(model, dict(clip=clip, image=view),
-                     'Please edit the image: ' + sample.metainfo['edit_instruction'] + '.')[0]
+    cases = list(zip(batch['inputs']['image'], batch['inputs']['clip'], batch['data_samples']))
+    replies = [
+        chat(model, dict(clip=clip, image=view),
+             'Please edit the image: ' + sample.metainfo['edit_instruction'] + '.')[0]
+        for view, clip, sample in cases
+    ]
+    routed = all(r.text.endswith('[EDIT]') and r.links for r in replies)
+    l1, ratios = [], []
+    for reply, (view, _, sample) in zip(replies if routed else [], cases):
+        image, target = reply.links[0].prediction.pred_image, sample.gt_image
+        changed = (view != target).any(0)
+        l1.append(_l1(image, target))
+        ratios.append(
+            _l1(image[:, changed], target[:, changed]) / _l1(view[:, changed], target[:, changed]))
+    report_figures(
+        loss_lm=logs[-1]['loss_lm'],
+        routed=routed,
+        worst_l1=max(l1, default=float('nan')),
+        worst_region_ratio=max(ratios, default=float('nan')))
+    assert logs[-1]['loss_lm'] < 0.05
+    for reply, (view, clip, sample) in zip(replies, cases):
         assert reply.text.endswith('[EDIT]'), reply.text
         image = reply.links[0].prediction.pred_image
         target = sample.gt_image

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from learning_figures import report_figures
 from mmdet.models.task_modules import HungarianAssigner  # noqa: F401  (registers mmdet costs)
 from mmengine.config import Config
 from mmengine.structures import InstanceData
@@ -23,8 +24,6 @@ from mmvisionllm.models.decoders.pose import (LinkPromptEncoder, PoseSpecialist,
                                               keypoint_oks_matrix)
 from mmvisionllm.registry import MODELS, TASK_UTILS
 from mmvisionllm.structures import MMDataSample
-
-torch.set_num_threads(2)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 TINY_CFG = osp.join(REPO, 'configs/_base_/models/decoders/pose_tiny.py')
@@ -380,7 +379,15 @@ def test_perfect_predictions_score_ap_one_through_mmpose_cocometric(sticks):
 
 def test_short_training_lowers_the_losses(sticks):
     """A few steps of decoder + learnable link table on one image: the set loss and the keypoint
-    loss fall (the keypoints leave the box centres); the AP known answer is the slow test below."""
+    loss fall (the keypoints leave the box centres); the AP known answer is the slow test below.
+
+    Mean of the last 5 losses over the first, measured under the five kernel settings of
+    ``tools/analysis_tools/learning_test_spread.py`` (1 and 2 threads, oneDNN off, ATen AVX2 and
+    unvectorised; AVX-512 CPU): set loss 0.664-0.665, keypoint loss 0.612-0.618. Without training
+    both stay at 1.0. The bound is 0.8 (it was 0.7, 5 % above the measured set-loss ratio):
+    ``python tools/analysis_tools/learning_test_spread.py tests/test_models/test_decoders/
+    test_pose_decoder.py::test_short_training_lowers_the_losses``.
+    """
     torch.manual_seed(0)
     images, objects, _ = sticks
     views, samples = to_batch(images[:1], objects[:1])
@@ -398,15 +405,23 @@ def test_short_training_lowers_the_losses(sticks):
         optim.step()
         totals.append(total.item())
         kpts.append(losses['loss_kpt'].item())
-    assert np.mean(totals[-5:]) < 0.7 * totals[0], totals
-    assert np.mean(kpts[-5:]) < 0.7 * kpts[0], kpts
+    report_figures(
+        total_ratio=np.mean(totals[-5:]) / totals[0], kpt_ratio=np.mean(kpts[-5:]) / kpts[0])
+    assert np.mean(totals[-5:]) < 0.8 * totals[0], totals
+    assert np.mean(kpts[-5:]) < 0.8 * kpts[0], kpts
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_overfit_reaches_keypoint_ap_0_9(tmp_path):
     """Known answer: the tiny decoder (pose_tiny.py) + a learnable link table memorises 4
-    stick-figure images; mmpose's CocoMetric, fed the predictions unchanged, gives AP >= 0.9."""
+    stick-figure images; mmpose's CocoMetric, fed the predictions unchanged, gives AP >= 0.9.
+
+    It stops at the first check >= 0.9 (every 50 steps, at most 400). Measured with
+    ``tools/analysis_tools/learning_test_spread.py ... --settings t1 t2`` (1 and 2 threads, AVX-512
+    CPU; the other settings not yet measured): AP 0.916 (1 thread) and 1.0 (2 threads), both after
+    the second check (100 steps), so the margin is 300 steps of the 400 allowed.
+    """
     torch.manual_seed(0)
     images, objects = render_stick_figures(4, seed=3)
     ann = write_coco_keypoints(images, objects, str(tmp_path / 'gt.json'))
@@ -431,6 +446,7 @@ def test_overfit_reaches_keypoint_ap_0_9(tmp_path):
         ap_history.append(keypoint_ap(out, ann))
         if ap_history[-1] >= 0.9:
             break
+    report_figures(keypoint_ap=ap_history[-1], steps=50 * len(ap_history))
     assert ap_history[-1] >= 0.9, ap_history
     assert ap_history[0] < ap_history[-1]
 

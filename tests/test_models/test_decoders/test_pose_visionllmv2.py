@@ -12,6 +12,7 @@ from typing import List
 
 import pytest
 import torch
+from learning_figures import report_figures
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
@@ -142,4 +143,5 @@ def test_visionllmv2_overfits_8_shapesworld_images_to_keypoint_ap_0_9(shapesworl
             print(f'keypoint AP after {step} steps: {ap_history[-1]:.3f}')
             if ap_history[-1] >= 0.9:
                 break
+    report_figures(keypoint_ap=ap_history[-1], steps=step)
     assert ap_history[-1] >= 0.9, ap_history

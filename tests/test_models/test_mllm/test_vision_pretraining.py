@@ -5,6 +5,7 @@ import os.path as osp
 
 import pytest
 import torch
+from learning_figures import report_figures
 from mllm_builders import REPO_ROOT, TINY_CONFIG
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
@@ -48,10 +49,20 @@ def tag_accuracy(model, batch) -> torch.Tensor:
 
 
 def test_tower_learns_the_caption_tags_of_its_images(stage0, tag_batch):
+    """60 steps on 24 images: the tag loss falls and every tag beats its majority answer.
+
+    Measured under the five kernel settings of ``tools/analysis_tools/learning_test_spread.py``
+    (1 and 2 threads, oneDNN off, ATen AVX2 and unvectorised; AVX-512 CPU): loss ratio
+    1.6e-5-3.2e-5 (bound 0.3); accuracy over the majority answer +0.362 in every setting (bound
+    +0.15; the untrained tower's is -0.157), the worst shape/colour tag +0.292 (bound 0):
+    ``python tools/analysis_tools/learning_test_spread.py tests/test_models/test_mllm/
+    test_vision_pretraining.py::test_tower_learns_the_caption_tags_of_its_images``.
+    """
     tags, batch = tag_batch
     torch.manual_seed(0)
     model = MODELS.build(dict(stage0.model.to_dict(), num_tags=len(tags)))
     optim_wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=2e-3))
+    untrained = tag_accuracy(model, batch)
     losses = [
         torch.as_tensor(model.train_step(batch, optim_wrapper)['loss_tag']).item()
         for _ in range(60)
@@ -59,6 +70,11 @@ def test_tower_learns_the_caption_tags_of_its_images(stage0, tag_batch):
     accuracy = tag_accuracy(model, batch)
     targets = model.tag_targets(batch['data_samples'], 'cpu')
     majority = torch.maximum(targets.mean(0), 1 - targets.mean(0))
+    report_figures(
+        loss_ratio=losses[-1] / losses[0],
+        margin_over_majority=accuracy.mean() - majority.mean(),
+        worst_tag_margin=(accuracy[:11] - majority[:11]).min(),
+        untrained_margin=untrained.mean() - majority.mean())
     assert losses[-1] < 0.3 * losses[0]
     # every shape and colour tag is told better than always guessing its majority answer
     assert accuracy.mean() > majority.mean() + 0.15, (accuracy, majority)
