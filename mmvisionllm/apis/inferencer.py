@@ -19,6 +19,7 @@ the file); arrays are **RGB** (the chat API's convention; mmdet's arrays are BGR
 """
 import copy
 import json
+import logging
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
+from mmengine.logging import print_log
 
 from mmvisionllm.registry import INFERENCERS, MODELS
 from .chat import ChatReply, chat
@@ -174,6 +176,14 @@ class VisionLLMInferencer:
                 raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
             from mmengine.runner import load_checkpoint
             load_checkpoint(self.model, checkpoint, map_location='cpu')
+        else:
+            # without weights, the config's own initialisation (what training starts from), as
+            # MODELS.build alone leaves parameters that mmdet initialises in init_weights unset
+            print_log(
+                'no checkpoint: the model keeps the random initialisation of its config',
+                logger='current',
+                level=logging.WARNING)
+            self.model.init_weights()
         self.model.to(torch.device(device)).eval()
         from mmengine.registry import DefaultScope
 

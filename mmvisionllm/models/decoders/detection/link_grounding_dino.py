@@ -56,7 +56,9 @@ class LinkGroundingDINO(MaskDetectorMixin, GroundingDINO):
         if self.positional_encoding.num_feats * 2 != self.embed_dims:
             raise ValueError('positional_encoding.num_feats must be embed_dims / 2')
         self.query_embedding = nn.Embedding(self.num_queries, self.embed_dims)
-        self.level_embed = nn.Parameter(torch.Tensor(self.num_feature_levels, self.embed_dims))
+        # zeros, not mmdet's uninitialised torch.Tensor(...): a model used before init_weights()
+        # (a random-weight inferencer) read whatever memory held, NaN boxes in some runs
+        self.level_embed = nn.Parameter(torch.zeros(self.num_feature_levels, self.embed_dims))
         self.memory_trans_fc = nn.Linear(self.embed_dims, self.embed_dims)
         self.memory_trans_norm = nn.LayerNorm(self.embed_dims)
 
