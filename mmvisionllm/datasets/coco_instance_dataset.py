@@ -156,10 +156,14 @@ class CocoInstanceConversationDataset(ConversationDatasetMixin, CocoDataset):
             dict(inst, bbox_label=position[inst['bbox_label']]) for inst in data_info['instances']
             if inst['bbox_label'] in position
         ]
-        question = self.instruction(classes=', '.join(target_names))
-        answer = routed_answer(target_names, self.routing_token)
+        if self.answer_format == 'official':
+            conversation = self.official_conversation(target_names=target_names)
+        else:
+            conversation = self.two_turns(
+                self.instruction(classes=', '.join(target_names)),
+                routed_answer(target_names, self.routing_token))
         return {
-            'conversation': self.two_turns(question, answer),
+            'conversation': conversation,
             'target_names': target_names,
             'target_label_ids': label_ids,
             'instances': instances,

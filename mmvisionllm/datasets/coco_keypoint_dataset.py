@@ -88,10 +88,14 @@ class CocoPoseConversationDataset(ConversationDatasetMixin, CocoDataset):
         """``"... keypoints of every person ..."`` → ``"person [POSE], head [POSE], ..."``."""
         category = self.metainfo['classes'][0]
         target_names = [category] + self.keypoint_names
-        question = self.instruction(category=category, keypoints=', '.join(self.keypoint_names))
+        if self.answer_format == 'official':  # the object class through [DET], as released
+            conversation = self.official_conversation(
+                target_names=[category], keypoint_names=self.keypoint_names)
+        else:
+            question = self.instruction(category=category, keypoints=', '.join(self.keypoint_names))
+            conversation = self.two_turns(question, routed_answer(target_names, self.routing_token))
         return {
-            'conversation': self.two_turns(question, routed_answer(target_names,
-                                                                   self.routing_token)),
+            'conversation': conversation,
             'target_names': target_names,
             'num_keypoints': self.metainfo['num_keypoints'],
         }

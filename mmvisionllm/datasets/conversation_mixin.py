@@ -9,6 +9,7 @@ index, image and annotation file in the message.
 from typing import Any, Dict, Optional, Sequence
 
 from .instruction_templates import format_instruction, select_template_index
+from .official_formats import ANSWER_FORMATS, official_turns
 from .task_definitions import IMAGE_TOKEN
 from .task_registry import TASKS
 
@@ -30,6 +31,9 @@ class ConversationDatasetMixin:
             samples draw one at random and test samples use phrasing 0.
         dataset_name (str, optional): ``dataset_name`` written into every sample (default: the
             metainfo's ``dataset_name`` or the class name).
+        answer_format (str): ``'mmvisionllm'`` (this project's phrasings) or ``'official'`` (the
+            official release's evaluation phrasings, :mod:`.official_formats`, for its
+            checkpoint).
         *args, **kwargs: Passed to the dataset base class.
     """
 
@@ -40,7 +44,12 @@ class ConversationDatasetMixin:
                  task: Optional[str] = None,
                  template_index: Optional[int] = None,
                  dataset_name: Optional[str] = None,
+                 answer_format: str = 'mmvisionllm',
                  **kwargs) -> None:
+        if answer_format not in ANSWER_FORMATS:
+            raise ValueError(f'answer_format must be one of {ANSWER_FORMATS}, got '
+                             f'{answer_format!r}')
+        self.answer_format = answer_format
         task = task or self.SUPPORTED_TASKS[0]
         if task not in self.SUPPORTED_TASKS:
             raise ValueError(f'{type(self).__name__} supports tasks {tuple(self.SUPPORTED_TASKS)}, '
@@ -74,6 +83,12 @@ class ConversationDatasetMixin:
         """The human turn: ``<image>\\n`` (if the sample has an image) + a filled phrasing."""
         text = format_instruction(self.task, self.choose_template(), **fields)
         return f'{IMAGE_TOKEN}\n{text}' if with_image else text
+
+    def official_conversation(self, with_image: bool = True, **kwargs) -> list:
+        """The one-round conversation in the official format (``official_turns`` kwargs; the task
+        and its routing token are this dataset's)."""
+        question, answer = official_turns(self.task, routing_token=self.routing_token, **kwargs)
+        return self.two_turns(f'{IMAGE_TOKEN}\n{question}' if with_image else question, answer)
 
     @staticmethod
     def two_turns(question: str, answer: str) -> list:

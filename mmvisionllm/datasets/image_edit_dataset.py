@@ -47,5 +47,9 @@ class ImageEditDataset(ConversationDatasetMixin, BaseDataset):
 
     def build_conversation(self, data_info: Dict[str, Any]) -> Dict[str, Any]:
         """Instruction in an editing phrasing → ``EDIT_ANSWER``."""
-        question = self.instruction(instruction=data_info['edit_instruction'])
-        return {'conversation': self.two_turns(question, EDIT_ANSWER), 'target_names': ['image']}
+        if self.answer_format == 'official':
+            conversation = self.official_conversation(text=data_info['edit_instruction'])
+        else:
+            question = self.instruction(instruction=data_info['edit_instruction'])
+            conversation = self.two_turns(question, EDIT_ANSWER)
+        return {'conversation': conversation, 'target_names': ['image']}

@@ -84,8 +84,12 @@ class RefExpConversationDataset(ConversationDatasetMixin, MDETRStyleRefCocoDatas
     def build_conversation(self, data_info: Dict[str, Any]) -> Dict[str, Any]:
         """Question with the expression; answer = expression + ``[GRD]``."""
         expression = data_info['expression'].strip()
-        question = self.instruction(expression=expression)
+        if self.answer_format == 'official':
+            conversation = self.official_conversation(text=expression)
+        else:
+            conversation = self.two_turns(
+                self.instruction(expression=expression), f'{expression} {self.routing_token}')
         return {
-            'conversation': self.two_turns(question, f"{expression} {self.routing_token}"),
+            'conversation': conversation,
             'target_names': [expression],
         }

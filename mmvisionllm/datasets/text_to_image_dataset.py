@@ -51,8 +51,9 @@ class TextToImageDataset(ConversationDatasetMixin, BaseDataset):
 
     def build_conversation(self, data_info: Dict[str, Any]) -> Dict[str, Any]:
         """Caption in a generation phrasing (no ``<image>``) → ``GENERATION_ANSWER``."""
-        question = self.instruction(with_image=False, caption=data_info['caption'])
-        return {
-            'conversation': self.two_turns(question, GENERATION_ANSWER),
-            'target_names': ['image']
-        }
+        if self.answer_format == 'official':
+            conversation = self.official_conversation(with_image=False, text=data_info['caption'])
+        else:
+            question = self.instruction(with_image=False, caption=data_info['caption'])
+            conversation = self.two_turns(question, GENERATION_ANSWER)
+        return {'conversation': conversation, 'target_names': ['image']}

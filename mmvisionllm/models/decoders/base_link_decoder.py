@@ -65,6 +65,18 @@ class BaseLinkDecoder(BaseModule, metaclass=ABCMeta):
         """Fill and return ``data_samples`` with predictions (``pred_instances`` or ``pred_image``),
         in the original image's coordinates."""
 
+    def routing_token(self, sample: MMDataSample) -> str:
+        """The routing token of a sample: its metainfo ``link_tokens`` (first), else the token of
+        its registered task when this decoder handles it, else this decoder's first token."""
+        from mmvisionllm.datasets.task_definitions import routing_token_of
+        from mmvisionllm.datasets.task_registry import TASKS
+        tokens = sample.metainfo.get('link_tokens')
+        if tokens:
+            return tokens[0]
+        task = sample.metainfo.get('task', 'det')
+        token = routing_token_of(task) if task in TASKS else None
+        return token if token in self.routing_tokens else self.routing_tokens[0]
+
     def emitted_targets_error(self, routing_tokens: Sequence[str]) -> Optional[str]:
         """Why the targets a free-running answer emitted cannot be decoded, or None if they can.
 

@@ -4,11 +4,12 @@ Reuses the HF tokenizer for the text (the special tokens it was given are never 
 :class:`ConversationTemplate` for the layout. On top of that it applies the sequence rules of
 VisionLLM v2 that the model relies on:
 
-* ``<image>`` becomes ``num_tiles * tokens_per_tile`` copies of itself (their embeddings are later
-  replaced by projected CLIP features, tile by tile, thumbnail last);
-* every routing token of a configured decoder is followed by its group's ``N`` ``[EMB]``
-placeholders
-  (their embeddings are later replaced by the query table);
+* ``<image>`` becomes ``num_tiles * tokens_per_tile`` copies of itself, or of the
+  ``image_patch_token`` when one is given (the official release writes ``<im_patch>``); their
+  embeddings are later replaced by projected CLIP features, tile by tile, thumbnail last;
+* every routing token of a configured decoder is followed by its group's ``N`` placeholders
+  (``[EMB]`` x N by default, ``query_placeholders`` otherwise; their embeddings are later replaced
+  by the query table);
 * labels supervise answers only (routing tokens included) and ignore (-100) every placeholder;
 * a bracketed routing-token-like word (``[XYZ]``) in an answer that no decoder owns and the
   vocabulary does not know, and a word of a sample's text that the tokenizer can only encode as
@@ -59,8 +60,12 @@ class ConversationTokenizer:
             ``query_counts``); one of them without a decoder is an error.
         image_free_routing_tokens (Sequence[str]): Routing tokens whose decoder works without an
             input image (text-to-image generation); any other routing token needs ``<image>``.
-        image_token (str): The image placeholder. Defaults to ``'<image>'``.
-        query_token (str): The query placeholder. Defaults to ``'[EMB]'``.
+        image_token (str): The image marker of the prompt text. Defaults to ``'<image>'``.
+        query_token (str): The default query placeholder. Defaults to ``'[EMB]'``.
+        image_patch_token (str, optional): The token repeated once per vision token in place of
+            the marker. Defaults to ``image_token``.
+        query_placeholders (dict[str, Sequence[str]], optional): Routing token -> its N
+            placeholder tokens (default N x ``query_token``).
     """
 
     def __init__(self,
@@ -71,12 +76,15 @@ class ConversationTokenizer:
                  routing_vocabulary: Sequence[str],
                  image_free_routing_tokens: Sequence[str] = (),
                  image_token: str = '<image>',
-                 query_token: str = '[EMB]') -> None:
+                 query_token: str = '[EMB]',
+                 image_patch_token: Optional[str] = None,
+                 query_placeholders: Optional[Dict[str, Sequence[str]]] = None) -> None:
         self.tokenizer = tokenizer
         self.template = template
         self.tokens_per_tile = int(tokens_per_tile)
         self.image_token = image_token
-        self.image_token_id = self.token_id(image_token)
+        self.image_marker_id = self.token_id(image_token)
+        self.image_token_id = self.token_id(image_patch_token or image_token)
         self.query_token_id = self.token_id(query_token)
         self.eos_token_id = tokenizer.eos_token_id
         if self.eos_token_id is None:
@@ -85,6 +93,17 @@ class ConversationTokenizer:
             else self.eos_token_id
         self.bos_token_id = tokenizer.bos_token_id if template.add_bos else None
         self.query_counts = {self.token_id(tok): int(n) for tok, n in query_counts.items()}
+        #: routing token id -> the ids of its N placeholders
+        self.query_ids: Dict[int, List[int]] = {}
+        for tok, n in query_counts.items():
+            names = (query_placeholders or {}).get(tok) or [query_token] * int(n)
+            if len(names) != int(n):
+                raise ValueError(f'query_placeholders[{tok!r}] has {len(names)} tokens for {n} '
+                                 'queries')
+            self.query_ids[self.token_id(tok)] = [self.token_id(p) for p in names]
+        #: every placeholder id (ignored by the LM loss, never generated)
+        used = {i for ids in self.query_ids.values() for i in ids}
+        self.placeholder_ids = sorted(used | {self.query_token_id})
         self.routing_token_names = {self.token_id(tok): tok for tok in routing_vocabulary}
         self.routing_token_names.update({self.token_id(tok): tok for tok in query_counts})
         self.image_free_routing_ids = {self.token_id(tok) for tok in image_free_routing_tokens}
@@ -148,27 +167,27 @@ class ConversationTokenizer:
     def _expand_image(self, ids: List[int], num_image_tiles: int) -> List[int]:
         expanded: List[int] = []
         for token_id in ids:
-            if token_id == self.image_token_id:
+            if token_id == self.image_marker_id:
                 expanded.extend([self.image_token_id] * (num_image_tiles * self.tokens_per_tile))
             else:
                 expanded.append(token_id)
         return expanded
 
     def insert_queries(self, ids: Sequence[int], has_image: bool) -> List[int]:
-        """Insert the ``[EMB]`` placeholders after every routing token of ``ids``.
+        """Insert the query placeholders after every routing token of ``ids``.
 
         Args:
             ids (Sequence[int]): Token ids without placeholders.
             has_image (bool): Whether the sample has an image (for the routing checks).
 
         Returns:
-            list[int]: The ids with ``N`` query ids after each routing token.
+            list[int]: The ids with the ``N`` placeholder ids after each routing token.
         """
         expanded: List[int] = []
         for token_id in ids:
             self.check_routable(token_id, has_image)
             expanded.append(token_id)
-            expanded.extend([self.query_token_id] * self.query_counts.get(token_id, 0))
+            expanded.extend(self.query_ids.get(token_id, ()))
         return expanded
 
     def encode_turns(self,
@@ -229,13 +248,14 @@ class ConversationTokenizer:
             prompts ignored).
         """
         result = EncodedConversation()
+        placeholders = set(self.placeholder_ids)
         for turn in self.encode_turns(conversation, num_image_tiles):
             result.input_ids += turn.prompt_ids
             result.labels += [IGNORE_INDEX] * len(turn.prompt_ids)
             if turn.answer_ids is not None:
                 result.input_ids += turn.answer_ids
                 result.labels += [
-                    IGNORE_INDEX if token_id == self.query_token_id else token_id
+                    IGNORE_INDEX if token_id in placeholders else token_id
                     for token_id in turn.answer_ids
                 ]
         return result

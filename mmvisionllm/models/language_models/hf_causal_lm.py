@@ -56,6 +56,8 @@ class HFCausalLM(BaseModule):
             input scaling: its sub-layers grow to outputs hundreds of times the norm of its
             0.02-initialised embeddings, which then no longer tell the words apart after the first
             layer (docs/en/training_recipe.md, "The tiny LLM's embedding scale").
+        pad_token (str, optional): A token of the tokenizer to pad with (the official VisionLLM
+            v2 release pads with ``'<unk>'``, id 0). None keeps the tokenizer's own.
         init_cfg (dict, optional): Unused: the HF model initialises (or loads) its own weights.
     """
 
@@ -68,6 +70,7 @@ class HFCausalLM(BaseModule):
                  gradient_checkpointing: bool = False,
                  attn_implementation: Optional[str] = None,
                  embed_scale: float = 1.0,
+                 pad_token: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if embed_scale <= 0:
@@ -81,6 +84,10 @@ class HFCausalLM(BaseModule):
         key = 'llm.tokenizer_path' if tokenizer_path != pretrained_path else 'llm.pretrained_path'
         self.tokenizer = AutoTokenizer.from_pretrained(
             check_local_checkpoint(tokenizer_path, key), local_files_only=True)
+        if pad_token is not None:
+            if pad_token not in self.tokenizer.get_vocab():
+                raise ValueError(f'llm.pad_token={pad_token!r} is not a token of {tokenizer_path}')
+            self.tokenizer.pad_token = pad_token
         dtype = _torch_dtype(torch_dtype)
         extra = {} if attn_implementation is None else dict(attn_implementation=attn_implementation)
         if pretrained_path is not None:

@@ -12,10 +12,11 @@ HF ``generate`` is not used because the input of the step after a routing token 
 token but the N query embeddings, which its logits processors cannot express. Batch size is 1 (one
 conversation); batching across samples is left to the caller.
 
-The placeholders (``<image>``, ``<region>``, ``[EMB]``) are never generated: their logits are set to
--inf with transformers' ``SuppressTokensLogitsProcessor`` before the argmax (the bad-words rule of
-HF generation). Emitted, they would be filled with features that do not exist ("1 image
-placeholders in the tokens but 0 image embeddings", e.g. from an untrained or unloaded model).
+The placeholders (``<image>``, ``<region>``, the query placeholders) are never generated: their
+logits are set to -inf with transformers' ``SuppressTokensLogitsProcessor`` before the argmax
+(the bad-words rule of HF generation). Emitted, they would be filled with features that do not
+exist ("1 image placeholders in the tokens but 0 image embeddings", e.g. from an untrained or
+unloaded model).
 """
 import inspect
 import re
@@ -87,8 +88,8 @@ class LinkAwareGreedyGenerator:
         self.embed_chunk = embed_chunk
         self.max_new_tokens = max_new_tokens
         self.suppressed = sorted({
-            conversation_tokenizer.image_token_id, conversation_tokenizer.query_token_id,
-            *suppress_token_ids
+            conversation_tokenizer.image_token_id, conversation_tokenizer.image_marker_id,
+            *conversation_tokenizer.placeholder_ids, *suppress_token_ids
         })
         self.suppress = SuppressTokensLogitsProcessor(self.suppressed)
         base_model = llm.model
@@ -138,7 +139,6 @@ class LinkAwareGreedyGenerator:
         """
         cache = DynamicCache()
         eos = self.tokenizer.eos_token_id
-        emb = self.tokenizer.query_token_id
         pending: List[int] = []
         generated: List[GeneratedTurn] = []
         visual = dict(image_tokens=image_tokens, region_tokens=region_tokens)
@@ -160,9 +160,8 @@ class LinkAwareGreedyGenerator:
                 self.tokenizer.check_routable(token_id, has_image)
                 result.token_ids.append(token_id)
                 if token_id in self.group_of_token:
-                    n = self.tokenizer.query_counts[token_id]
-                    outputs = self._forward(
-                        [token_id] + [emb] * n, cache, None, None, device, hidden=True)
+                    ids = [token_id] + self.tokenizer.query_ids[token_id]
+                    outputs = self._forward(ids, cache, None, None, device, hidden=True)
                     result.links.append(
                         EmittedLink(
                             routing_token=self.tokenizer.routing_token_names[token_id],

@@ -67,6 +67,20 @@ class VisionLLMv2(BaseModel):
             is appended after every other special token, so no existing id moves; a checkpoint
             saved without it loads row by row (:mod:`.vocabulary_extension`).
         image_free_groups (Sequence[str]): Decoder groups that run without an input image.
+        query_tables (dict, optional): Query tables of groups without a decoder: group ->
+            ``dict(routing_tokens=..., num_queries=N)``. Their routing tokens get placeholders and
+            query rows like a decoder's (the LLM side of a checkpoint loads whole, e.g. the
+            official release's four tables when not every decoder is configured); a link of such
+            a group reaching the decoder stage is an error. A group that has a decoder must agree
+            with it.
+        special_tokens (Sequence[str], optional): Explicit order of the special tokens added to the
+            tokenizer (the official release's 26 tokens, ids 32000-32025); the model's other
+            tokens follow it. None: the default order (:class:`RoutingTable`).
+        image_patch_token (str): The token repeated once per vision token in place of the
+            ``<image>`` marker (the official release: ``'<im_patch>'``).
+        query_placeholders (dict, optional): Group -> its N placeholder tokens (the official
+            release: ``[EMB] [EMB2] [EMB3] [EMB4]`` for perception, 64 x ``[EMB]`` for generation).
+            Groups left out take N x ``[EMB]``.
         frozen_components (Sequence[str]): Components whose parameters are frozen.
         predict_mode (str): ``'teacher_forced'`` or ``'chat'``.
         max_new_tokens (int): Longest generated answer.
@@ -83,6 +97,10 @@ class VisionLLMv2(BaseModel):
                  template: dict = dict(type='ConversationTemplate'),
                  routing_vocabulary: Sequence[str] = PAPER_ROUTING_TOKENS,
                  image_free_groups: Sequence[str] = ('gen', ),
+                 query_tables: Optional[dict] = None,
+                 special_tokens: Optional[Sequence[str]] = None,
+                 image_patch_token: str = '<image>',
+                 query_placeholders: Optional[dict] = None,
                  frozen_components: Sequence[str] = ('vision_encoder', ),
                  predict_mode: str = 'teacher_forced',
                  max_new_tokens: int = 64,
@@ -108,13 +126,14 @@ class VisionLLMv2(BaseModel):
 
         # the one owner of token -> group -> query count -> image-free
         self.routing = RoutingTable(
-            {
-                g: (d.routing_tokens, d.num_queries)
-                for g, d in self.decoders.items()
-            },
+            self._link_groups(query_tables),
             routing_vocabulary=routing_vocabulary,
             image_free_groups=image_free_groups,
-            role_tokens=self.template.role_tokens)
+            role_tokens=self.template.role_tokens,
+            placeholder_tokens=tuple(
+                dict.fromkeys(('<image>', image_patch_token, '<region>', '[EMB]'))),
+            vocabulary_order=special_tokens,
+            query_placeholders=query_placeholders)
         token_ids = self.llm.add_special_tokens(self.routing.vocabulary_tokens())
         self.llm.apply_lora()
         self.super_link = SuperLink(
@@ -136,12 +155,14 @@ class VisionLLMv2(BaseModel):
             tokens_per_tile=self.vision_encoder.tokens_per_tile,
             query_counts=self.routing.query_counts(),
             routing_vocabulary=self.routing.routing_tokens,
-            image_free_routing_tokens=self.routing.image_free_tokens())
+            image_free_routing_tokens=self.routing.image_free_tokens(),
+            image_patch_token=image_patch_token,
+            query_placeholders=self.routing.query_placeholders())
         self.data_preprocessor.bind(self.conversation_tokenizer)
         statistics = getattr(self.vision_encoder, 'image_statistics', None)
         if statistics is not None:  # the CLIP folder's image processor mean/std
             self.data_preprocessor.set_image_statistics(*statistics)
-        self.image_token_id = token_ids['<image>']
+        self.image_token_id = token_ids[image_patch_token]
         self.region_token_id = token_ids['<region>']
         freeze_components(self, frozen_components)
         # the vocabulary travels with the weights, so a checkpoint extends by token string
@@ -184,6 +205,27 @@ class VisionLLMv2(BaseModel):
             lines.append(f'decoders without weights in the checkpoint {decoders} (initialised)')
         if lines:
             print_log('extending the checkpoint: ' + '; '.join(lines), logger='current')
+
+    def _link_groups(self, query_tables: Optional[dict]) -> Dict[str, tuple]:
+        """Group -> (routing tokens, N) of the decoders and of the decoder-less query tables."""
+        groups = {g: (tuple(d.routing_tokens), d.num_queries) for g, d in self.decoders.items()}
+        for group, spec in (query_tables or {}).items():
+            tokens, n = tuple(spec['routing_tokens']), int(spec['num_queries'])
+            if group in groups and groups[group] != (tokens, n):
+                raise ValueError(
+                    f'query_tables.{group} = {(tokens, n)} disagrees with decoders.{group} '
+                    f'(routing tokens, num_queries) = {groups[group]}')
+            groups.setdefault(group, (tokens, n))
+        return groups
+
+    def _decoder(self, group: str) -> BaseLinkDecoder:
+        """The decoder of a group; a clear error for a query table without one."""
+        if group not in self.decoders:
+            raise ValueError(
+                f'routing tokens {self.routing.tokens_of(group)} of group {group!r} have a query '
+                f'table but no decoder (model.query_tables); configure model.decoders.{group} '
+                'to decode them')
+        return self.decoders[group]
 
     @staticmethod
     def _build_decoder(group: str, cfg: dict, hidden_size: int) -> BaseLinkDecoder:
@@ -312,7 +354,7 @@ class VisionLLMv2(BaseModel):
             self._check_link_targets(sample, tokens)
             sample.set_metainfo(dict(link_tokens=list(tokens)))
         images = [inputs['images'][i] for i in sample_indices]
-        decoder = self.decoders[group]
+        decoder = self._decoder(group)
         parameter = next(decoder.parameters(), None)
         if parameter is not None and parameter.is_floating_point():
             embeds = embeds.to(parameter.dtype)
@@ -506,7 +548,7 @@ class VisionLLMv2(BaseModel):
             if known:
                 meta['target_label_ids'] = [known.get(''.join(n.split()), -1) for n in names]
             sample.set_metainfo(meta)
-            error = self.decoders[group].emitted_targets_error(meta['link_tokens'])
+            error = self._decoder(group).emitted_targets_error(meta['link_tokens'])
             if error is not None:
                 sample.set_metainfo(dict(decoder_error=error))
                 results[group] = sample

@@ -6,7 +6,7 @@ VisionLLMv2 builds one :class:`RoutingTable` from its configured decoders and it
 (placeholders, routing checks), the link-aware generator and the checkpoint extension ask it
 instead of keeping their own copies. Plain Python: no library holds this mapping.
 """
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 __all__ = ['RoutingTable', 'UNOWNED_TOKEN_PATTERN']
 
@@ -27,19 +27,29 @@ class RoutingTable:
             tokens (``<image>``, ``<region>``, ``[EMB]``).
         role_tokens (Sequence[str]): Tokens of the conversation template, after the routing
             vocabulary.
+        vocabulary_order (Sequence[str], optional): An explicit order of the special tokens
+            (e.g. the 26 tokens of the official VisionLLM v2 release, ids 32000-32025 after
+            Vicuna's vocabulary); tokens the model needs that it lacks follow it. None: the
+            default order (placeholders, routing vocabulary, role tokens, plugin tokens).
+        query_placeholders (Mapping[str, Sequence[str]], optional): Group -> the N placeholder
+            tokens written after each of its routing tokens, in order (the official release
+            writes ``[EMB] [EMB2] [EMB3] [EMB4]`` after a perception token). A group left out
+            takes N copies of ``query_token``.
+        query_token (str): The default query placeholder. Defaults to ``'[EMB]'``.
 
     Raises:
         ValueError: If two decoder groups claim the same routing token.
     """
 
-    def __init__(
-        self,
-        decoder_groups: Mapping[str, tuple],
-        routing_vocabulary: Sequence[str],
-        image_free_groups: Sequence[str] = (),
-        placeholder_tokens: Sequence[str] = ('<image>', '<region>', '[EMB]'),
-        role_tokens: Sequence[str] = ()
-    ) -> None:
+    def __init__(self,
+                 decoder_groups: Mapping[str, tuple],
+                 routing_vocabulary: Sequence[str],
+                 image_free_groups: Sequence[str] = (),
+                 placeholder_tokens: Sequence[str] = ('<image>', '<region>', '[EMB]'),
+                 role_tokens: Sequence[str] = (),
+                 vocabulary_order: Optional[Sequence[str]] = None,
+                 query_placeholders: Optional[Mapping[str, Sequence[str]]] = None,
+                 query_token: str = '[EMB]') -> None:
         self.group_of: Dict[str, str] = {}
         self.num_queries: Dict[str, int] = {}
         for group, (tokens, num_queries) in decoder_groups.items():
@@ -53,6 +63,19 @@ class RoutingTable:
         self.image_free_groups = tuple(g for g in image_free_groups if g in self.num_queries)
         self.placeholder_tokens = tuple(placeholder_tokens)
         self.role_tokens = tuple(role_tokens)
+        self.vocabulary_order = None if vocabulary_order is None else tuple(vocabulary_order)
+        self.query_token = query_token
+        self.group_placeholders: Dict[str, List[str]] = {}
+        for group, n in self.num_queries.items():
+            tokens = list((query_placeholders or {}).get(group) or [query_token] * n)
+            if len(tokens) != n:
+                raise ValueError(f'query_placeholders[{group!r}] has {len(tokens)} tokens but the '
+                                 f'group has {n} queries')
+            self.group_placeholders[group] = tokens
+        unknown = set(query_placeholders or {}) - set(self.num_queries)
+        if unknown:
+            raise ValueError(f'query_placeholders names groups {sorted(unknown)} that have '
+                             f'neither a decoder nor a query table ({sorted(self.num_queries)})')
 
     def tokens_of(self, group: str) -> List[str]:
         """Routing tokens of a group's decoder, in its declaration order."""
@@ -75,10 +98,14 @@ class RoutingTable:
         before any plugin existed); a plugin's routing tokens come after all of them, so adding a
         decoder never moves an existing id.
         """
-        return list(
-            dict.fromkeys(
-                list(self.placeholder_tokens) + self.routing_vocabulary + list(self.role_tokens) +
-                self.new_routing_tokens))
+        query_tokens = [t for tokens in self.group_placeholders.values() for t in tokens]
+        default = list(self.placeholder_tokens) + self.routing_vocabulary + \
+            list(self.role_tokens) + self.new_routing_tokens + query_tokens
+        return list(dict.fromkeys(list(self.vocabulary_order or ()) + default))
+
+    def query_placeholders(self) -> Dict[str, List[str]]:
+        """Routing token -> its N placeholder tokens, for every token with a query table."""
+        return {t: list(self.group_placeholders[g]) for t, g in self.group_of.items()}
 
     def query_counts(self) -> Dict[str, int]:
         """Routing token -> N for every token with a decoder."""
@@ -91,6 +118,10 @@ class RoutingTable:
     def super_link_groups(self) -> Dict[str, dict]:
         """``SuperLink``'s ``groups`` argument."""
         return {
-            g: dict(routing_tokens=self.tokens_of(g), num_queries=n)
+            g:
+            dict(
+                routing_tokens=self.tokens_of(g),
+                num_queries=n,
+                placeholders=list(self.group_placeholders[g]))
             for g, n in self.num_queries.items()
         }

@@ -1,7 +1,8 @@
 """The super link of VisionLLM v2: routing tokens, query tables and link embeddings.
 
 One learnable query table (``nn.Embedding`` of N rows) per decoder group. In a token sequence every
-routing token of a group is followed by N ``[EMB]`` placeholders (inserted by
+routing token of a group is followed by its N placeholders (N ``[EMB]`` by default; a group may
+name its own, e.g. the official release's ``[EMB] [EMB2] [EMB3] [EMB4]``; inserted by
 :class:`ConversationTokenizer`); :meth:`SuperLink.embed_queries` writes the table rows into their
 input embeddings, and :meth:`SuperLink.extract` reads the LLM's last-layer hidden states there into
 ``[B, T, N, C]`` + mask per group (the decoder plugin contract). Plain PyTorch indexing: there is no
@@ -42,8 +43,10 @@ class SuperLink(BaseModule):
     """Query tables and link-embedding extraction.
 
     Args:
-        groups (Mapping[str, dict]): Decoder group -> ``dict(routing_tokens=..., num_queries=N)``.
-        token_ids (Mapping[str, int]): Token -> id for the routing tokens and ``query_token``.
+        groups (Mapping[str, dict]): Decoder group -> ``dict(routing_tokens=..., num_queries=N)``,
+            optionally with ``placeholders`` (the N placeholder tokens after each routing token,
+            default N x ``query_token``).
+        token_ids (Mapping[str, int]): Token -> id for the routing tokens and placeholders.
         hidden_size (int): LLM width C.
         query_token (str): The placeholder token. Defaults to ``'[EMB]'``.
         init_std (float): Std of the normal init of the query tables. Defaults to 0.02.
@@ -60,12 +63,18 @@ class SuperLink(BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.query_token_id = int(token_ids[query_token])
         self.query_tables = nn.ModuleDict()
+        self.placeholder_ids: Dict[str, Tensor] = {}
         self.group_of_token: Dict[int, str] = {}
         self.token_names: Dict[int, str] = {}
         for group, spec in groups.items():
             table = nn.Embedding(int(spec['num_queries']), hidden_size)
             nn.init.normal_(table.weight, std=init_std)
             self.query_tables[group] = table
+            placeholders = spec.get('placeholders') or [query_token] * int(spec['num_queries'])
+            if len(placeholders) != int(spec['num_queries']):
+                raise ValueError(f'group {group!r}: {len(placeholders)} placeholders for '
+                                 f'{spec["num_queries"]} queries')
+            self.placeholder_ids[group] = torch.tensor([int(token_ids[t]) for t in placeholders])
             for token in spec['routing_tokens']:
                 token_id = int(token_ids[token])
                 if token_id in self.group_of_token:
@@ -87,12 +96,18 @@ class SuperLink(BaseModule):
         found.sort()
         return found
 
+    def _is_placeholder(self, input_ids: Tensor) -> Tensor:
+        """[B, L] bool, True at every id that is some group's query placeholder."""
+        ids = torch.cat([torch.tensor([self.query_token_id]), *self.placeholder_ids.values()])
+        return torch.isin(input_ids, ids.unique().to(input_ids.device))
+
     def embed_queries(self, inputs_embeds: Tensor, input_ids: Tensor) -> Tensor:
-        """Write the query table rows into the ``[EMB]`` placeholders.
+        """Write the query table rows into the query placeholders.
 
         Args:
             inputs_embeds (Tensor): [B, L, C] token embeddings.
-            input_ids (Tensor): [B, L] ids; every routing token is followed by N ``[EMB]`` ids.
+            input_ids (Tensor): [B, L] ids; every routing token is followed by its group's N
+                placeholder ids.
 
         Returns:
             Tensor: [B, L, C] embeddings with the placeholders replaced (out of place, so the
@@ -102,15 +117,16 @@ class SuperLink(BaseModule):
         for b, p, group, _ in self._routing_positions(input_ids):
             n = self.num_queries(group)
             positions = torch.arange(p + 1, p + 1 + n, device=input_ids.device)
+            expected = self.placeholder_ids[group].to(input_ids.device)
             if positions[-1] >= input_ids.shape[1] or \
-                    not bool((input_ids[b, positions] == self.query_token_id).all()):
+                    not bool((input_ids[b, positions] == expected).all()):
                 raise ValueError(
                     f'routing token at position {p} of sample {b} is not followed by its '
                     f'{n} query placeholders')
             batch_index.append(torch.full_like(positions, b))
             position_index.append(positions)
             rows.append(self.query_tables[group].weight)
-        num_placeholders = int((input_ids == self.query_token_id).sum())
+        num_placeholders = int(self._is_placeholder(input_ids).sum())
         num_filled = sum(len(p) for p in position_index)
         if num_placeholders != num_filled:
             raise ValueError(

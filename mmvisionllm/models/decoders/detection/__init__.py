@@ -11,9 +11,11 @@ from .mask_assigner import MASK_MATCH_KEY, MaskAwareHungarianAssigner
 from .mask_detector_mixin import MaskDetectorMixin
 from .mask_head import DETRMaskHead
 from .mask_head_mixin import MaskHeadMixin
+from .official import OfficialGroundingDinoDecoder
 
 __all__ = [
     'LinkGroundingDINODecoder', 'LinkGroundingDINO', 'LinkGroundingDINOHead', 'DETRMaskHead',
     'MaskAwareHungarianAssigner', 'MASK_MATCH_KEY', 'MaskHeadMixin', 'MaskDetectorMixin',
-    'DINOMask', 'DINOMaskHead', 'convert_gdino_state_dict', 'GDINOConversion', 'GDINO_TEXT_PREFIXES'
+    'DINOMask', 'DINOMaskHead', 'convert_gdino_state_dict', 'GDINOConversion',
+    'GDINO_TEXT_PREFIXES', 'OfficialGroundingDinoDecoder'
 ]

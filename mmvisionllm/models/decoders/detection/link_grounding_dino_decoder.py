@@ -33,8 +33,6 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmvisionllm.datasets.task_definitions import routing_token_of
-from mmvisionllm.datasets.task_registry import TASKS
 from mmvisionllm.registry import MODELS
 from mmvisionllm.structures import MMDataSample
 from ..base_link_decoder import BaseLinkDecoder
@@ -136,15 +134,6 @@ class LinkGroundingDINODecoder(BaseLinkDecoder):
             return (f'{type(self).__name__} reads at most {max_targets} targets '
                     f'(max_text_len of the head); the answer emitted {len(routing_tokens)}')
         return None
-
-    def routing_token(self, sample: MMDataSample) -> str:
-        """The routing token of a sample (metainfo ``link_tokens``, else from its task)."""
-        tokens = sample.metainfo.get('link_tokens')
-        if tokens:
-            return tokens[0]
-        task = sample.metainfo.get('task', 'det')
-        token = routing_token_of(task) if task in TASKS else None
-        return token if token in self.routing_tokens else self.routing_tokens[0]
 
     def _wants_masks(self, token: str) -> bool:
         return self.masks_for_all or token in self.mask_tokens

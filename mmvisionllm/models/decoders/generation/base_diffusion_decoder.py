@@ -26,6 +26,11 @@ from .image_latent_codec import ImageLatentCodec
 __all__ = ['BaseDiffusionDecoder']
 
 
+def _refresh_null_context_hook(module: 'BaseDiffusionDecoder', incompatible_keys) -> None:
+    """``load_state_dict`` post-hook: the text-encoder null context follows the loaded weights."""
+    module.refresh_null_context()
+
+
 class BaseDiffusionDecoder(BaseLinkDecoder):
     """Base of the ``[GEN]`` and ``[EDIT]`` decoders.
 
@@ -57,6 +62,12 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
             input (CoordConv). A tiny UNet otherwise only learns where things are from its zero
             padding, which makes memorising layouts slow; off for Stable Diffusion.
         freeze_unet (bool): Freeze the UNet (train only the mapper and null context).
+        null_context (str): What classifier-free guidance uses as the missing condition:
+            ``'learned'`` (default), a trained [Q, D] parameter (started at the text encoder's
+            embedding of '' when a text encoder is configured); ``'text_encoder'``, the frozen
+            text encoder's embedding of '' itself (the official VisionLLM v2 wrappers, as
+            diffusers' pipelines use for an empty negative prompt), a non-persistent buffer
+            recomputed at build and after every ``load_state_dict`` (needs ``text_encoder``).
         gradient_checkpointing (bool): Enable the UNet's gradient checkpointing (real SD training).
         test_cfg (dict, optional): Sampling options, merged over the class defaults
             (``num_inference_steps``, ``guidance_scale``, ``seed``...).
@@ -65,6 +76,8 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
 
     #: The UNet also sees the source image latent (InstructPix2Pix).
     uses_source_image = False
+    #: The source latent is multiplied by the VAE scaling factor (see InstructEditDecoder).
+    scale_source_latent = True
     default_test_cfg: Dict = dict(num_inference_steps=50, guidance_scale=7.5, seed=0)
 
     def __init__(self,
@@ -85,6 +98,7 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
                  caption_key: str = 'caption',
                  coord_channels: bool = False,
                  freeze_unet: bool = False,
+                 null_context: str = 'learned',
                  gradient_checkpointing: bool = False,
                  test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -106,7 +120,17 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
         mapper_cfg.setdefault('out_channels', int(self.unet.config.cross_attention_dim))
         self.link_mapper = MODELS.build(mapper_cfg)
         context_shape = (self.link_mapper.num_queries, self.link_mapper.out_channels)
-        self.null_context = nn.Parameter(torch.zeros(context_shape))
+        if null_context not in ('learned', 'text_encoder'):
+            raise ValueError(f"null_context must be 'learned' or 'text_encoder', got "
+                             f'{null_context!r}')
+        if null_context == 'text_encoder' and text_encoder is None:
+            raise ValueError("null_context='text_encoder' needs a text_encoder (and tokenizer)")
+        self.null_context_source = null_context
+        if null_context == 'learned':
+            self.null_context = nn.Parameter(torch.zeros(context_shape))
+        else:
+            self.register_buffer('null_context', torch.zeros(context_shape), persistent=False)
+            self.register_load_state_dict_post_hook(_refresh_null_context_hook)
 
         self.text_encoder = build_hf_component(text_encoder, 'text_encoder')
         self.tokenizer = build_hf_component(tokenizer, 'tokenizer')
@@ -155,7 +179,24 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
         if queries > int(self.text_encoder.config.max_position_embeddings):
             raise ValueError(f'link_mapper.num_queries={queries} exceeds the text encoder length '
                              f'{self.text_encoder.config.max_position_embeddings}')
-        self.null_context.copy_(self._caption_embeddings([''], self.null_context.device)[0])
+        self.refresh_null_context()
+
+    @torch.no_grad()
+    def refresh_null_context(self) -> None:
+        """Set the null context to the text encoder's embedding of '' (the start value of a
+        learned one; the value itself with ``null_context='text_encoder'``).
+
+        Runs where the text encoder's weights are. A model built on the meta device and then
+        given its weights by ``load_state_dict(..., assign=True)`` (the checkpoint converter) has
+        its non-persistent null-context buffer still on meta: the buffer is replaced then.
+        """
+        device = next(self.text_encoder.parameters()).device
+        null = self._caption_embeddings([''], device)[0].to(self.null_context.dtype)
+        if self.null_context.is_meta and device.type != 'meta' and \
+                'null_context' in self._buffers:
+            self._buffers['null_context'] = null
+        else:
+            self.null_context.copy_(null.to(self.null_context.device))
 
     def init_weights(self) -> None:
         """Initialise only the mapper: the diffusers/transformers parts come initialised (random
@@ -169,6 +210,65 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
         if self.text_encoder is not None:
             self.text_encoder.eval()
         return self
+
+    # ------------------------------------------------------- official weights
+    def convert_official_state_dict(self, official: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Map the tensors of an official VisionLLM v2 SD / IP2P wrapper to this decoder's names.
+
+        ``official`` holds the tensors of ``sd.*`` / ``ip2p.*`` with that prefix stripped. Its
+        groups and where they go:
+
+        * ``emb_proj.*``, ``llm2sd_mapper_queries``, ``llm2sd_mapper.*`` (the mapper) ->
+          ``link_mapper.*``, renamed by the mapper's own ``convert_official_state_dict``
+          (:class:`OfficialLinkMapper`; any other mapper raises);
+        * ``sd_unet.*`` (diffusers ``UNet2DConditionModel``) -> ``unet.*``;
+        * ``sd_vae.*`` (diffusers ``AutoencoderKL``) -> ``codec.vae.*``;
+        * ``sd_text_encoder.*`` (transformers ``CLIPTextModel``) -> ``text_encoder.*``; the
+          ``text_model.`` level of transformers 4.x names is dropped when our (transformers 5)
+          text encoder has none.
+
+        The wrapper's null condition is not a tensor (the text encoder's '' embedding), nor is
+        the tokenizer or the pipeline. Diffusers and transformers keep the names of the inner
+        modules, so a name is placed when it exists here with the same shape.
+
+        Raises:
+            KeyError: listing every official key without a place (unknown group, a component
+                this decoder does not have, an unknown name or another shape).
+        """
+        mapper_keys = {
+            k: v
+            for k, v in official.items() if k.startswith(('emb_proj.', 'llm2sd_mapper'))
+        }
+        ours = self.state_dict()
+        out: Dict[str, Tensor] = {}
+        unplaced = []
+        if mapper_keys:
+            convert = getattr(self.link_mapper, 'convert_official_state_dict', None)
+            if convert is None:
+                unplaced += [
+                    f'{k} (link_mapper {type(self.link_mapper).__name__} has no official '
+                    'layout; use OfficialLinkMapper)' for k in mapper_keys
+                ]
+            else:
+                out.update({f'link_mapper.{k}': v for k, v in convert(mapper_keys).items()})
+        text_prefix = 'text_encoder.text_model.' if any(
+            k.startswith('text_encoder.text_model.') for k in ours) else 'text_encoder.'
+        groups = (('sd_unet.', 'unet.'), ('sd_vae.', 'codec.vae.'),
+                  ('sd_text_encoder.text_model.', text_prefix), ('sd_text_encoder.',
+                                                                 'text_encoder.'))
+        for key, value in official.items():
+            if key in mapper_keys:
+                continue
+            name = next((dst + key[len(src):] for src, dst in groups if key.startswith(src)), None)
+            if name is None or name not in ours or tuple(ours[name].shape) != tuple(value.shape):
+                have = None if name not in ours else tuple(ours[name].shape)
+                unplaced.append(f'{key} {tuple(value.shape)} -> {name} {have}')
+                continue
+            out[name] = value
+        if unplaced:
+            raise KeyError(f'{type(self).__name__}: {len(unplaced)} official keys not placed: '
+                           f'{unplaced}')
+        return out
 
     # ----------------------------------------------------------------- helpers
     @staticmethod
@@ -216,7 +316,9 @@ class BaseDiffusionDecoder(BaseLinkDecoder):
         if images is None or any(images[i] is None for i in keep):
             raise ValueError(f'{type(self).__name__} needs the source image view of every sample')
         return self.codec.encode(
-            self.codec.to_pixels([images[i] for i in keep], device), sample=False)
+            self.codec.to_pixels([images[i] for i in keep], device),
+            sample=False,
+            scaled=self.scale_source_latent)
 
     def _unet(self,
               latents: Tensor,

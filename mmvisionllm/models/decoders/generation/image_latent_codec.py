@@ -88,18 +88,19 @@ class ImageLatentCodec(nn.Module):
         return torch.cat(out, dim=0)
 
     @torch.no_grad()
-    def encode(self, pixels: Tensor, sample: bool = True) -> Tensor:
-        """Encode [-1, 1] pixels [B, 3, H, W] to latents [B, c, H/f, W/f] (times the VAE factor).
+    def encode(self, pixels: Tensor, sample: bool = True, scaled: bool = True) -> Tensor:
+        """Encode [-1, 1] pixels [B, 3, H, W] to latents [B, c, H/f, W/f].
 
         ``sample=True`` draws from the VAE posterior (training targets), False takes its mode
-        (InstructPix2Pix's source-image conditioning).
+        (InstructPix2Pix's source-image conditioning). ``scaled`` multiplies by the VAE's
+        ``scaling_factor`` (the diffusion space); InstructPix2Pix conditions on the unscaled mode.
         """
         if self.vae is None:
             return pixels
         vae_dtype = next(self.vae.parameters()).dtype
         dist = self.vae.encode(pixels.to(vae_dtype)).latent_dist
         latents = dist.sample() if sample else dist.mode()
-        return latents.float() * float(self.vae.config.scaling_factor)
+        return latents.float() * (float(self.vae.config.scaling_factor) if scaled else 1.0)
 
     def decode(self, latents: Tensor) -> Tensor:
         """Decode latents [B, c, h, w] to pixels [B, 3, h·f, w·f] clamped to [-1, 1]."""

@@ -54,6 +54,10 @@ class InstructEditDecoder(BaseDiffusionDecoder):
             ``'edit_instruction'`` (what ``ImageEditDataset`` stores).
         source_residual (bool): Predict the change to the source (see above). Defaults to False
             (InstructPix2Pix).
+        scale_source_latent (bool): Multiply the source latent by the VAE scaling factor.
+            Defaults to True (this project's builds); InstructPix2Pix itself (its training, the
+            diffusers pipeline and the official VisionLLM v2 wrapper) conditions on the unscaled
+            posterior mode, which a released IP2P UNet expects: set False for those weights.
         **kwargs: See :class:`BaseDiffusionDecoder`.
     """
 
@@ -68,6 +72,7 @@ class InstructEditDecoder(BaseDiffusionDecoder):
                  cond_drop_prob: float = 0.05,
                  caption_key: str = 'edit_instruction',
                  source_residual: bool = False,
+                 scale_source_latent: bool = True,
                  **kwargs) -> None:
         super().__init__(
             routing_tokens,
@@ -80,7 +85,12 @@ class InstructEditDecoder(BaseDiffusionDecoder):
         if source_residual and prediction_type != 'sample':
             raise ValueError('source_residual=True needs noise_scheduler.prediction_type="sample" '
                              f'(the UNet must predict the image), got {prediction_type!r}')
+        if source_residual and not scale_source_latent:
+            raise ValueError('source_residual=True adds the UNet output to the source latent, '
+                             'which must then be in the scaled diffusion space '
+                             '(scale_source_latent=True)')
         self.source_residual = source_residual
+        self.scale_source_latent = bool(scale_source_latent)
         if source_residual:
             nn.init.zeros_(self.unet.conv_out.weight)
             nn.init.zeros_(self.unet.conv_out.bias)

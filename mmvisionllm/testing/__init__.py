@@ -1,0 +1,1 @@
+"""Helpers for checks against external references (not imported by the models)."""
