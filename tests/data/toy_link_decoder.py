@@ -26,8 +26,14 @@ class ToyPointLinkDecoder(BaseLinkDecoder):
                  num_queries: int = 2,
                  in_channels: int = 0,
                  hidden_channels: int = 64,
+                 context_tokens: Sequence[str] = (),
                  init_cfg=None) -> None:
-        super().__init__(routing_tokens, num_queries, in_channels, init_cfg=init_cfg)
+        super().__init__(
+            routing_tokens,
+            num_queries,
+            in_channels,
+            context_tokens=context_tokens,
+            init_cfg=init_cfg)
         self.head = nn.Sequential(
             nn.Linear(in_channels, hidden_channels), nn.ReLU(), nn.Linear(hidden_channels, 4))
         self.calls: List[dict] = []
@@ -59,7 +65,11 @@ class ToyPointLinkDecoder(BaseLinkDecoder):
 
     def loss(self, link_embeds: Tensor, link_mask: Tensor, images: Optional[List[Tensor]],
              data_samples) -> Dict[str, Tensor]:
-        self.calls.append(dict(mode='loss', shape=tuple(link_embeds.shape)))
+        self.calls.append(
+            dict(
+                mode='loss',
+                shape=tuple(link_embeds.shape),
+                link_tokens=[s.metainfo.get('link_tokens') for s in data_samples]))
         pred = self._boxes(link_embeds)
         targets, valid = [], []
         for row, sample in enumerate(data_samples):

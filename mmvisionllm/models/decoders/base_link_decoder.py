@@ -28,6 +28,10 @@ class BaseLinkDecoder(BaseModule, metaclass=ABCMeta):
             token (N). The decoder receives N link embeddings per target.
         in_channels (int): Width C of the link embeddings, i.e. the LLM hidden size. The core passes
             it when the config leaves it out and checks it otherwise.
+        context_tokens (Sequence[str]): Routing tokens of other decoders whose links this decoder
+            takes instead of their owner when they occur in the same sample (answer) as one of its
+            own tokens, e.g. the official UniPose reads the person ``[DET]`` link of a pose answer
+            as its object query. Their group must have the same ``num_queries``. Defaults to none.
         init_cfg (dict, optional): MMEngine initialisation config.
 
     Calling convention of :meth:`loss` and :meth:`predict`:
@@ -39,18 +43,25 @@ class BaseLinkDecoder(BaseModule, metaclass=ABCMeta):
             packed by the data pipeline (the decoder normalises and pads it itself, e.g. with an
             mmdet ``DetDataPreprocessor``), or None when the batch has no image view.
         data_samples (list[MMDataSample]): the batch's samples; their metainfo ``link_tokens``
-            lists, per target, which routing token produced it.
+            lists, per target, which routing token produced it (a context token's links are
+            among them, in answer order).
     """
 
     def __init__(self,
                  routing_tokens: Sequence[str],
                  num_queries: int,
                  in_channels: int,
+                 context_tokens: Sequence[str] = (),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not routing_tokens:
             raise ValueError(f'{type(self).__name__} needs at least one routing token')
         self.routing_tokens = tuple(routing_tokens)
+        overlap = set(context_tokens) & set(self.routing_tokens)
+        if overlap:
+            raise ValueError(f'{type(self).__name__}: {sorted(overlap)} are both its routing and '
+                             'its context tokens')
+        self.context_tokens = tuple(context_tokens)
         self.num_queries = int(num_queries)
         self.in_channels = int(in_channels)
 

@@ -40,7 +40,8 @@ class EmittedLink:
 
     Attributes:
         routing_token (str): E.g. ``'[DET]'``.
-        group (str): The decoder group it calls.
+        group (str): The decoder group it calls: its token's group, or the group reading it as a
+            context token when the answer also links to that group (``link_router``).
         target_name (str): The text generated between the previous routing token (or the start of
             the answer) and this one, without leading separators, e.g. ``'circle'``.
         embeds (Tensor): [N, C] link embeddings (last-layer hidden states of its queries).
@@ -73,6 +74,9 @@ class LinkAwareGreedyGenerator:
         max_new_tokens (int): Longest generated answer (placeholders not counted).
         suppress_token_ids (Sequence[int]): Tokens never to generate besides the image and query
             placeholders, which are always suppressed (e.g. the ``<region>`` placeholder).
+        link_router (Callable, optional): An answer's routing tokens -> the group of each link
+            (:meth:`RoutingTable.link_groups`), applied when the answer ends. None: each token's
+            group.
     """
 
     def __init__(self,
@@ -81,8 +85,10 @@ class LinkAwareGreedyGenerator:
                  group_of_token: dict,
                  embed_chunk: Callable,
                  max_new_tokens: int = 64,
-                 suppress_token_ids: Sequence[int] = ()) -> None:
+                 suppress_token_ids: Sequence[int] = (),
+                 link_router: Optional[Callable[[Sequence[str]], List[str]]] = None) -> None:
         self.llm = llm
+        self.link_router = link_router
         self.tokenizer = conversation_tokenizer
         self.group_of_token = group_of_token
         self.embed_chunk = embed_chunk
@@ -171,6 +177,10 @@ class LinkAwareGreedyGenerator:
                     name_start = len(result.token_ids)
                 else:
                     outputs = self._forward([token_id], cache, None, None, device)
+            if self.link_router is not None and result.links:
+                groups = self.link_router([link.routing_token for link in result.links])
+                for link, group in zip(result.links, groups):
+                    link.group = group
             pending = [eos]
             # routing tokens stay in the text; no space before punctuation ("circle [DET], ...")
             result.text = self.tokenizer.tokenizer.decode(

@@ -137,7 +137,10 @@ class VisionLLMv2(BaseModel):
         token_ids = self.llm.add_special_tokens(self.routing.vocabulary_tokens())
         self.llm.apply_lora()
         self.super_link = SuperLink(
-            groups=self.routing.super_link_groups(), token_ids=token_ids, hidden_size=hidden_size)
+            groups=self.routing.super_link_groups(),
+            token_ids=token_ids,
+            hidden_size=hidden_size,
+            link_router=self.routing.link_groups)
         self.projector = MODELS.build(
             projector,
             default_args=dict(
@@ -208,13 +211,16 @@ class VisionLLMv2(BaseModel):
 
     def _link_groups(self, query_tables: Optional[dict]) -> Dict[str, tuple]:
         """Group -> (routing tokens, N) of the decoders and of the decoder-less query tables."""
-        groups = {g: (tuple(d.routing_tokens), d.num_queries) for g, d in self.decoders.items()}
+        groups = {
+            g: (tuple(d.routing_tokens), d.num_queries, d.context_tokens)
+            for g, d in self.decoders.items()
+        }
         for group, spec in (query_tables or {}).items():
             tokens, n = tuple(spec['routing_tokens']), int(spec['num_queries'])
-            if group in groups and groups[group] != (tokens, n):
+            if group in groups and groups[group][:2] != (tokens, n):
                 raise ValueError(
                     f'query_tables.{group} = {(tokens, n)} disagrees with decoders.{group} '
-                    f'(routing tokens, num_queries) = {groups[group]}')
+                    f'(routing tokens, num_queries) = {groups[group][:2]}')
             groups.setdefault(group, (tokens, n))
         return groups
 
@@ -497,7 +503,8 @@ class VisionLLMv2(BaseModel):
             self.super_link.group_of_token,
             embed_chunk=self.embed_inputs,
             max_new_tokens=self.max_new_tokens,
-            suppress_token_ids=(self.region_token_id, ))
+            suppress_token_ids=(self.region_token_id, ),
+            link_router=self.routing.link_groups)
         return generator.generate(
             turns,
             image_tokens,
@@ -512,7 +519,8 @@ class VisionLLMv2(BaseModel):
                      copy_per_group: bool = False) -> Dict[str, MMDataSample]:
         """Call the decoders on links emitted in free-running generation.
 
-        The links of one group form that group's targets (T = their number) and the group's decoder
+        The links of one group (``EmittedLink.group``: a context token's link may go to the decoder
+        reading it) form that group's targets (T = their number) and the group's decoder
         predicts once for all of them, on ``data_sample`` whose metainfo ``link_tokens`` and
         ``target_names`` are set to the emitted tokens and names (``target_label_ids`` is re-mapped
         by name when the sample had one).

@@ -19,7 +19,9 @@ class RoutingTable:
 
     Args:
         decoder_groups (Mapping[str, tuple]): Decoder group -> ``(routing_tokens, num_queries)``
-            of its configured decoder.
+            of its configured decoder, or ``(routing_tokens, num_queries, context_tokens)`` for a
+            decoder that also takes other groups' links in samples that route to it
+            (:meth:`link_groups`).
         routing_vocabulary (Sequence[str]): Routing tokens always in the vocabulary (whether or not
             a decoder is configured for them), in vocabulary order.
         image_free_groups (Sequence[str]): Groups whose decoder works without an input image.
@@ -38,7 +40,8 @@ class RoutingTable:
         query_token (str): The default query placeholder. Defaults to ``'[EMB]'``.
 
     Raises:
-        ValueError: If two decoder groups claim the same routing token.
+        ValueError: If two decoder groups claim the same routing token, or a context token is
+            no other group's routing token, is claimed by two groups or has another N.
     """
 
     def __init__(self,
@@ -52,13 +55,28 @@ class RoutingTable:
                  query_token: str = '[EMB]') -> None:
         self.group_of: Dict[str, str] = {}
         self.num_queries: Dict[str, int] = {}
-        for group, (tokens, num_queries) in decoder_groups.items():
+        self.context_of: Dict[str, str] = {}  # context token -> the group that reads it
+        for group, (tokens, num_queries, *context) in decoder_groups.items():
             self.num_queries[group] = int(num_queries)
+            for token in (context[0] if context else ()):
+                if token in self.context_of:
+                    raise ValueError(f'context token {token} is claimed by decoder groups '
+                                     f'{self.context_of[token]!r} and {group!r}')
+                self.context_of[token] = group
             for token in tokens:
                 if token in self.group_of:
                     raise ValueError(f'routing token {token} is claimed by decoder groups '
                                      f'{self.group_of[token]!r} and {group!r}')
                 self.group_of[token] = group
+        for token, group in self.context_of.items():
+            owner = self.group_of.get(token)
+            if owner is None or owner == group:
+                raise ValueError(f'decoder group {group!r} reads the links of {token} '
+                                 '(context_tokens), which no other group owns')
+            if self.num_queries[owner] != self.num_queries[group]:
+                raise ValueError(f'decoder group {group!r} reads the links of {token} but has '
+                                 f'{self.num_queries[group]} queries per link, group {owner!r} '
+                                 f'{self.num_queries[owner]}')
         self.routing_vocabulary = list(dict.fromkeys(routing_vocabulary))
         self.image_free_groups = tuple(g for g in image_free_groups if g in self.num_queries)
         self.placeholder_tokens = tuple(placeholder_tokens)
@@ -76,6 +94,20 @@ class RoutingTable:
         if unknown:
             raise ValueError(f'query_placeholders names groups {sorted(unknown)} that have '
                              f'neither a decoder nor a query table ({sorted(self.num_queries)})')
+
+    def link_groups(self, tokens: Sequence[str]) -> List[str]:
+        """The group each link of one sample goes to, for its routing tokens in answer order.
+
+        A link goes to the group owning its token, except a context token's link in a sample
+        that also has a link of the group reading it (e.g. the person ``[DET]`` of an official
+        pose answer goes with its ``[POSE]`` links to the pose decoder). One rule for teacher
+        forcing (:class:`SuperLink`) and free-running chat.
+        """
+        present = {self.group_of[t] for t in tokens}
+        return [
+            self.context_of[t] if self.context_of.get(t) in present else self.group_of[t]
+            for t in tokens
+        ]
 
     def tokens_of(self, group: str) -> List[str]:
         """Routing tokens of a group's decoder, in its declaration order."""

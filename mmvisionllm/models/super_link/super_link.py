@@ -9,7 +9,7 @@ input embeddings, and :meth:`SuperLink.extract` reads the LLM's last-layer hidde
 library module for this.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Mapping
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
 from mmengine.model import BaseModule
@@ -50,6 +50,8 @@ class SuperLink(BaseModule):
         hidden_size (int): LLM width C.
         query_token (str): The placeholder token. Defaults to ``'[EMB]'``.
         init_std (float): Std of the normal init of the query tables. Defaults to 0.02.
+        link_router (Callable, optional): Routing tokens of one sample (in order) -> the group of
+            each link (:meth:`RoutingTable.link_groups`). None: the group owning each token.
         init_cfg (dict, optional): MMEngine initialisation config.
     """
 
@@ -59,8 +61,10 @@ class SuperLink(BaseModule):
                  hidden_size: int,
                  query_token: str = '[EMB]',
                  init_std: float = 0.02,
+                 link_router: Optional[Callable[[Sequence[str]], List[str]]] = None,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.link_router = link_router
         self.query_token_id = int(token_ids[query_token])
         self.query_tables = nn.ModuleDict()
         self.placeholder_ids: Dict[str, Tensor] = {}
@@ -147,9 +151,16 @@ class SuperLink(BaseModule):
         Returns:
             dict[str, LinkGroupEmbeddings]: Per group with at least one routing token.
         """
+        per_sample_links: Dict[int, list] = {}
+        for b, p, _, token_id in self._routing_positions(input_ids):
+            per_sample_links.setdefault(b, []).append((p, token_id))
         per_group: Dict[str, Dict[int, list]] = {}
-        for b, p, group, token_id in self._routing_positions(input_ids):
-            per_group.setdefault(group, {}).setdefault(b, []).append((p, token_id))
+        for b, found in per_sample_links.items():
+            tokens = [self.token_names[tid] for _, tid in found]
+            groups = self.link_router(tokens) if self.link_router else \
+                [self.group_of_token[tid] for _, tid in found]
+            for group, link in zip(groups, found):
+                per_group.setdefault(group, {}).setdefault(b, []).append(link)
         result = {}
         for group, per_sample in per_group.items():
             n = self.num_queries(group)

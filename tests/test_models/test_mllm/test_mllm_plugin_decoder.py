@@ -81,7 +81,8 @@ def test_plugin_decoder_trains_and_predicts(tokenizer_dir):
     assert set(first) == {'loss', 'loss_lm', 'loss_det_box', 'det_box_targets'}
     assert last['loss_det_box'] < 0.5 * first['loss_det_box']
     assert last['loss_lm'] < 0.5 * first['loss_lm']
-    assert decoder.calls[0] == dict(mode='loss', shape=(2, 2, 4, 64))
+    assert decoder.calls[0] == dict(
+        mode='loss', shape=(2, 2, 4, 64), link_tokens=[['[DET]', '[DET]'], ['[GRD]']])
     assert predict_call == dict(mode='predict', shape=(2, 2, 4, 64))
     det, grd = predicted
     assert det.pred_instances.bboxes.shape == (2, 4) and grd.pred_instances.bboxes.shape == (1, 4)

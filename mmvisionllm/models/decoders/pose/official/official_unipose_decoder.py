@@ -109,6 +109,10 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
         num_queries (int): Link queries per target (N). Defaults to 4.
         num_object_targets (int): leading targets that are object classes when the sample's
             metainfo has no ``link_tokens`` (else the ``[DET]`` targets are the objects).
+        context_tokens (Sequence[str]): Tokens of other groups read here when they occur with a
+            ``[POSE]`` link. Defaults to ``('[DET]',)``: an official pose answer links its
+            person class through ``[DET]`` (the official model sends every link of a pose
+            sample to UniPose), so those links come here, not to the detector.
         backbone (dict, optional): overrides of :data:`SWIN_T`.
         transformer (dict, optional): overrides of :data:`UNIPOSE_T`.
         num_body_points (int): keypoint slots K. Defaults to 68.
@@ -132,6 +136,7 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
                  routing_tokens: Sequence[str] = ('[POSE]', ),
                  num_queries: int = 4,
                  num_object_targets: int = 1,
+                 context_tokens: Sequence[str] = ('[DET]', ),
                  backbone: Optional[dict] = None,
                  transformer: Optional[dict] = None,
                  num_body_points: int = 68,
@@ -146,7 +151,12 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
                  keypoint_sigmas: Optional[Sequence[float]] = None,
                  loss_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(routing_tokens, num_queries, in_channels, init_cfg=init_cfg)
+        super().__init__(
+            routing_tokens,
+            num_queries,
+            in_channels,
+            context_tokens=context_tokens,
+            init_cfg=init_cfg)
         self.config = GroundingDinoConfig(**dict(UNIPOSE_T, **(transformer or {})))
         d_model = self.config.d_model
         swin = dict(SWIN_T, **(backbone or {}))
