@@ -63,7 +63,10 @@ official_det_decoder = dict(
 # UNIPOSE SEAM: UniPose-T (`unipose.*` -> decoders.pose): mmdet's Swin-T, 68 body points, 50
 # pose groups after 2 box-only decoder layers, 50 instances kept per image (the release's
 # `num_select`); `transformer` = GroundingDinoConfig overrides, the release's values written out.
-# Training with the official denoising queries (dn_number=100) is not implemented (loss raises).
+# dn_number=100: the release trains UniPose with 100 contrastive denoising queries per polarity
+# (its train.py sets `unipose_config.dn_number = 100`; label noise 0.5, box noise 1.0, labels
+# drawn among the 100 object slots: the class's defaults), so training from this config follows
+# the release; they exist in training only (prediction and the parity checks never build them).
 official_pose_decoder = dict(
     type='OfficialUniPoseDecoder',
     routing_tokens=('[POSE]', ),
@@ -71,6 +74,7 @@ official_pose_decoder = dict(
     num_body_points=68,
     num_box_decoder_layers=2,
     num_groups=50,
+    dn_number=100,
     transformer=dict(
         num_queries=900,
         d_model=256,

@@ -1,6 +1,6 @@
 """OfficialUniPoseDecoder without the reference: conversion round trips (both alias forms), the
 real-size ``unipose.*`` names on the meta device, the pose-group mask, prediction at reduced
-width."""
+width (the denoising training: test_official_unipose_denoising.py)."""
 import numpy as np
 import pytest
 import torch
@@ -153,7 +153,7 @@ def test_pose_group_mask_matches_the_official_construction():
     assert not ours[0, 5, 6]
 
 
-def test_predict_mmpose_format_and_dn_loss_not_implemented():
+def test_predict_mmpose_format():
     decoder = build_small(0)
     links = torch.randn(1, 6, 4, LLM_WIDTH)
     mask = torch.ones(1, 6, dtype=torch.bool)
@@ -169,8 +169,13 @@ def test_predict_mmpose_format_and_dn_loss_not_implemented():
     assert inst.bboxes.shape == (3, 4) and (inst.labels == 0).all()
     assert np.all(inst.bboxes[:, 0::2] <= 160) and np.all(inst.bboxes[:, 1::2] <= 128)
     assert np.all(np.diff(inst.scores) <= 0)
-    with pytest.raises(NotImplementedError, match='prepare_for_cdn'):
-        MODELS.build(dict(SMALL, dn_number=100)).loss(links, mask, [image], [sample])
+    # the denoising queries are training-only: prediction with dn_number > 0 is the same
+    with_dn = build_small(0)
+    with_dn.dn_number = 100
+    with torch.no_grad():
+        again, = with_dn.predict(links, mask, [image], [MMDataSample(metainfo=sample.metainfo)])
+    assert np.array_equal(again.pred_instances.keypoints, inst.keypoints)
+    assert np.array_equal(again.pred_instances.scores, inst.scores)
 
 
 def _pose_sample():

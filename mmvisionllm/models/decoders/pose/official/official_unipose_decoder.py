@@ -21,13 +21,19 @@ Prediction follows mmpose's bottom-up convention like :class:`UniPoseDecoder` (n
 sigmoid(1); it is reported as is.
 
 Loss: the official matching losses (:mod:`.official_unipose_loss`) of every decoder layer and of
-the two-stage proposals. Not implemented: the contrastive denoising queries of the official
-training (``prepare_for_cdn``, ``dn_number=100``, and their ``_dn`` losses); ``loss`` raises
-``NotImplementedError`` unless ``dn_number=0``.
+the two-stage proposals and, in training with ``dn_number > 0`` (the release trains with 100),
+the contrastive denoising queries (:mod:`.official_unipose_denoising`): noised copies of the
+ground-truth boxes whose content is the class feature of their (noised) label, put before the
+matching queries, with their ``_dn`` class / box losses. Prediction never uses them.
 
-Known differences from the official code (none affects a batch of one image): the text
-self-attention masks are expanded per head in batch-major order (the official ``repeat`` pairs the
-masks of different samples when B > 1); the valid-pixel mask comes from each view's size.
+Known differences from the official code (none affects a batch of one image with ground truth):
+the text self-attention masks are expanded per head in batch-major order (the official ``repeat``
+pairs the masks of different samples when B > 1); the valid-pixel mask comes from each view's
+size. In a training batch without any ground truth and ``dn_number > 0``, the official model
+runs its pose layers with no self-attention mask at all (its denoising preparation returns no
+mask); here they keep the pose-group mask of the denoising training, and the ``_dn`` losses are
+zeros under the names of the other batches (the official zero class term is ``loss_class_dn``,
+outside its weight dict).
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -48,8 +54,11 @@ from mmvisionllm.registry import MODELS
 from mmvisionllm.structures import MMDataSample
 from ...base_link_decoder import BaseLinkDecoder
 from .official_unipose_convert import convert_official_unipose
-from .official_unipose_layers import contrastive_logits
-from .official_unipose_loss import OFFICIAL_POSE_LOSS, OFFICIAL_SIGMAS_68, pose_set_losses
+from .official_unipose_denoising import (OfficialUniPoseCdnGenerator, dn_pose_attention_mask,
+                                         dn_positive_indices)
+from .official_unipose_layers import contrastive_logits, pose_group_attention_mask
+from .official_unipose_loss import (OFFICIAL_POSE_LOSS, OFFICIAL_SIGMAS_68, assigned_set_losses,
+                                    pose_set_losses)
 from .official_unipose_query_decoder import EPS
 from .official_unipose_transformer import OfficialUniPoseTransformer
 
@@ -123,8 +132,13 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
         norm_groups (int): GroupNorm groups of ``input_proj``. Defaults to 32.
         data_preprocessor (dict, optional): mmdet ``DetDataPreprocessor`` config for the views.
         test_topk (int): pose instances kept per image. Defaults to 50.
-        dn_number (int): denoising queries of the official training (100); not implemented,
-            so ``loss`` raises unless 0. Defaults to 0.
+        dn_number (int): contrastive denoising queries per polarity of the training (the
+            release trains with 100; 0: matching losses only). Defaults to 0.
+        dn_label_noise_ratio (float): twice the probability of a random label in a denoising
+            query (official 0.5).
+        dn_box_noise_scale (float): box noise scale of the denoising queries (official 1.0).
+        dn_labelbook_size (int): upper bound of the random labels, capped by
+            ``max_object_slots`` (official 2000, so 100).
         keypoint_sigmas (Sequence[float], optional): OKS sigmas of the keypoint slots (defaults
             to the official 68, COCO's 17 first).
         loss_cfg (dict, optional): overrides of :data:`OFFICIAL_POSE_LOSS`.
@@ -148,6 +162,9 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
                  data_preprocessor: Optional[dict] = None,
                  test_topk: int = 50,
                  dn_number: int = 0,
+                 dn_label_noise_ratio: float = 0.5,
+                 dn_box_noise_scale: float = 1.0,
+                 dn_labelbook_size: int = 2000,
                  keypoint_sigmas: Optional[Sequence[float]] = None,
                  loss_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -209,6 +226,13 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
         self.image_preprocessor = MODELS.build(data_preprocessor)
         self.test_topk = test_topk
         self.dn_number = dn_number
+        self.dn_generator = OfficialUniPoseCdnGenerator(
+            min(dn_labelbook_size, max_object_slots),
+            d_model,
+            self.config.num_queries,
+            dn_number=dn_number,
+            label_noise_scale=dn_label_noise_ratio,
+            box_noise_scale=dn_box_noise_scale)
         self.keypoint_sigmas = list(keypoint_sigmas or OFFICIAL_SIGMAS_68)
         self.loss_cfg = dict(OFFICIAL_POSE_LOSS, **(loss_cfg or {}))
 
@@ -261,8 +285,9 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
                          kpt_querys: Tensor,
                          kpt_query_masks: Tensor,
                          topk_index: Optional[Tensor] = None,
-                         group_index: Optional[Tensor] = None) -> Dict[str, object]:
-        """The official eval forward (case D of the reference).
+                         group_index: Optional[Tensor] = None,
+                         dn_targets: Optional[List[dict]] = None) -> Dict[str, object]:
+        """The official forward (eval: case D of the reference; training with ``dn_targets``).
 
         Args:
             pixel_values (Tensor): [B, 3, H, W] normalised, zero-padded images.
@@ -272,11 +297,16 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
             kpt_querys (Tensor): [B, M, N, C] keypoint link states; kpt_query_masks [B, M] bool.
             topk_index (Tensor, optional): [B, num_queries] teacher-forced two-stage selection.
             group_index (Tensor, optional): [B, G] teacher-forced pose-group selection.
+            dn_targets (list[dict], optional): training targets (``labels``, normalised cxcywh
+                ``boxes``); given, the contrastive denoising queries of these are put before the
+                matching queries and their decoder rows are kept apart (``dn``, ``num_denoising``).
 
         Returns:
             dict: ``pred_logits`` [B, G, T], ``pred_boxes`` [B, G, 4] (cxcywh, normalised to the
             valid image), ``pred_keypoints`` [B, G, 3K] (K x (x, y) then K visibilities),
-            ``projection_obj`` [B, T, N, d] and the transformer's outputs.
+            ``projection_obj`` [B, T, N, d], ``dn`` (the denoising queries or None),
+            ``num_denoising`` D and the transformer's outputs (their first D query rows are the
+            denoising ones).
         """
         weight = self.projection_llava.layers[0].weight
         projection_obj = self.projection_llava(obj_querys.to(weight.dtype))
@@ -285,10 +315,15 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
         kpt_valid = kpt_query_masks[:, :self.num_body_points].to(
             device=weight.device, dtype=torch.bool)
         kpt_embed = self.keypoint_embeds(kpt_querys.to(weight.dtype), kpt_query_masks)
+        dn, pose_attn_mask = None, None
+        if dn_targets is not None:
+            dn, pose_attn_mask = self.denoising_queries(dn_targets, class_features, kpt_valid)
         sources, masks, positions = self.image_levels(pixel_values, pixel_valid.bool())
         out = self.transformer(sources, masks, positions, class_features, class_valid, kpt_embed,
-                               kpt_valid, topk_index, group_index)
-        hidden, refs = out['hidden'], out['references']
+                               kpt_valid, topk_index, group_index, dn, pose_attn_mask)
+        num_dn = 0 if dn is None else dn['dn_queries'].shape[1]
+        hidden = [h[:, num_dn:] for h in out['hidden']] if num_dn else out['hidden']
+        refs = [r[:, num_dn:] for r in out['references']] if num_dn else out['references']
         group_len = self.num_body_points + 1
         kpt_index = self.transformer.decoder.keypoint_index(weight.device)
         state = hidden[-1][:, 0::group_len]
@@ -303,7 +338,36 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
         out['pred_keypoints'] = torch.cat((kpt_xy, visibility), -1).float()
         out['projection_obj'] = projection_obj
         out['class_valid'] = class_valid
+        out['dn'] = dn
+        out['num_denoising'] = num_dn
         return out
+
+    def denoising_queries(self, targets: List[dict], class_features: Tensor,
+                          kpt_valid: Tensor) -> Tuple[Optional[dict], Tensor]:
+        """The contrastive denoising queries of a training batch and the pose-layer mask.
+
+        Args:
+            targets (list[dict]): per sample ``labels`` [n_i] and normalised cxcywh ``boxes``.
+            class_features (Tensor): [B, T, d] projected object link states.
+            kpt_valid (Tensor): [B, K] bool, used keypoint slots.
+
+        Returns:
+            tuple: the denoising queries (see ``OfficialUniPoseCdnGenerator``; None without
+            ground truth in the batch) and the [B * heads, D + G (K + 1), D + G (K + 1)]
+            self-attention mask of the pose layers (without ground truth: the pose-group mask
+            of the denoising training, ``K + 1``-wide blocks, D = 0).
+        """
+        dn = self.dn_generator([t['labels'] for t in targets], [t['boxes'] for t in targets],
+                               class_features)
+        group_valid = torch.cat((kpt_valid.new_ones(kpt_valid.shape[0], 1), kpt_valid), 1)
+        heads = self.config.decoder_attention_heads
+        if dn is None:
+            mask = pose_group_attention_mask(group_valid, self.num_groups, heads,
+                                             self.num_body_points + 1)
+        else:
+            mask = dn_pose_attention_mask(dn['dn_attn_mask'], dn['dn_queries'].shape[1],
+                                          group_valid, self.num_groups, heads)
+        return dn, mask
 
     # ----------------------------------------------------------------------------- plumbing
     def split_targets(self, link_embeds: Tensor, link_mask: Tensor,
@@ -421,6 +485,7 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
                                       object]) -> List[Tuple[Tensor, Tensor, Optional[Tensor]]]:
         """Per decoder layer (logits [B, Q, T], boxes [B, Q, 4], keypoints [B, G, K, 2] or None),
         as the official auxiliary outputs: box layers over all queries, pose layers per group."""
+        num_dn = out.get('num_denoising', 0)
         hidden, refs = out['hidden'], out['references']
         valid = out['class_valid']
         group_len = self.num_body_points + 1
@@ -428,6 +493,8 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
         results = []
         for level, state in enumerate(hidden):
             ref = refs[level]
+            if num_dn:
+                state, ref = state[:, num_dn:], ref[:, num_dn:]
             if level < self.num_box_decoder_layers:
                 box_state, box_ref, kpts = state, ref, None
             else:
@@ -440,6 +507,20 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
             results.append((logits, boxes, kpts))
         return results
 
+    def dn_layer_outputs(self, out: Dict[str, object]) -> List[Tuple[Tensor, Tensor]]:
+        """Per decoder layer (logits [B, D, T], boxes [B, D, 4]) of the D denoising queries,
+        from the layer's box head on its input reference boxes (empty list when D = 0)."""
+        num_dn = out.get('num_denoising', 0)
+        if not num_dn:
+            return []
+        results = []
+        for level, state in enumerate(out['hidden']):
+            state, ref = state[:, :num_dn], out['references'][level][:, :num_dn]
+            logits = contrastive_logits(state, out['memory_text'], out['class_valid'])
+            boxes = (self.bbox_embed[level](state) + inverse_sigmoid(ref, EPS)).sigmoid()
+            results.append((logits, boxes))
+        return results
+
     def _targets(self, data_samples: List[MMDataSample], sizes: List[Tuple[int, int]],
                  kpt_mask: Tensor, device: torch.device) -> List[dict]:
         """Normalised ground truth of each image (boxes cxcywh, keypoints, visibility, area)."""
@@ -448,17 +529,18 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
             gt = sample.gt_instances
             boxes = torch.as_tensor(gt.bboxes, dtype=torch.float32, device=device).reshape(-1, 4)
             num, num_kpts = boxes.shape[0], int(kpt_mask[i].sum())
+            per = -1 if num else num_kpts  # an image without instances: [0, K, ...]
             scale = boxes.new_tensor([w, h, w, h])
             cxcywh = torch.cat([(boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]],
                                -1) / scale
             kpts = torch.as_tensor(
                 gt.get('keypoints', torch.zeros(num, num_kpts, 2)),
                 dtype=torch.float32,
-                device=device).reshape(num, -1, 2)
+                device=device).reshape(num, per, 2)
             vis = torch.as_tensor(
                 gt.get('keypoints_visible', torch.ones(num, num_kpts)),
                 dtype=torch.float32,
-                device=device).reshape(num, -1)
+                device=device).reshape(num, per)
             if kpts.shape[1] != num_kpts:
                 raise ValueError(f'{kpts.shape[1]} ground-truth keypoints but {num_kpts} '
                                  'keypoint targets')
@@ -486,20 +568,25 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
         ``_{i}``-suffixed ones of the earlier layers (no keypoint terms for the box layers) and
         ``_interm`` ones of the proposals; weights and costs of :data:`OFFICIAL_POSE_LOSS`.
 
-        Raises:
-            NotImplementedError: with ``dn_number > 0`` (the official contrastive denoising
-                queries of ``prepare_for_cdn`` and their ``_dn`` losses are not implemented).
+        In training with ``dn_number > 0``, the denoising queries add ``loss_ce_dn``,
+        ``loss_bbox_dn``, ``loss_giou_dn`` (last layer) and ``loss_{ce,bbox,giou}_dn_{i}``
+        (earlier layers), as the official criterion: the class loss over every denoising query
+        (the positive copies labelled with their true class, whatever their noised label), the
+        box terms on the positive copies, all divided by instances x denoising groups, weighted
+        as the matching ones. Without ground truth in the batch they are zeros.
         """
-        if self.dn_number > 0:
-            raise NotImplementedError(
-                'OfficialUniPoseDecoder.loss: the official contrastive denoising queries '
-                '(prepare_for_cdn, dn_number=100, with their attention masks and the *_dn '
-                'losses) are not implemented; build the decoder with dn_number=0 to train with '
-                'the matching losses only')
         pixel_values, valid, sizes = self._preprocess(images, training=True)
         obj, obj_mask, kpt, kpt_mask = self.split_targets(link_embeds, link_mask, data_samples)
-        out = self.forward_official(pixel_values, valid, obj, obj_mask, kpt, kpt_mask)
         targets = self._targets(data_samples, sizes, kpt_mask, pixel_values.device)
+        use_dn = self.training and self.dn_number > 0
+        out = self.forward_official(
+            pixel_values,
+            valid,
+            obj,
+            obj_mask,
+            kpt,
+            kpt_mask,
+            dn_targets=targets if use_dn else None)
         num_instances = float(max(sum(len(t['labels']) for t in targets), 1))
         class_valid = out['class_valid']
         num_kpts = int(kpt_mask.sum(1).max())
@@ -517,4 +604,29 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
         for key, value in pose_set_losses(interm_logits, out['ref_enc'], None, class_valid, targets,
                                           cfg, sigmas, num_instances).items():
             losses[key + '_interm'] = value
+        if use_dn:
+            losses.update(self._dn_losses(out, targets, num_instances, sigmas))
+        return losses
+
+    def _dn_losses(self, out: Dict[str, object], targets: List[dict], num_instances: float,
+                   sigmas: Tensor) -> Dict[str, Tensor]:
+        """``_dn`` / ``_dn_{i}`` class and box losses of the denoising queries (see ``loss``)."""
+        dn = out['dn']
+        num_layers = len(out['hidden'])
+        names = ('loss_ce', 'loss_bbox', 'loss_giou')
+        losses: Dict[str, Tensor] = {}
+        if dn is None:  # no ground truth in the batch: the keys of the other batches, zero
+            zero = out['pred_boxes'].sum() * 0
+            for level in range(num_layers):
+                suffix = '_dn' if level == num_layers - 1 else f'_dn_{level}'
+                losses.update({name + suffix: zero for name in names})
+            return losses
+        indices = dn_positive_indices(dn['counts'], dn['num_groups'], dn['group_size'],
+                                      out['pred_boxes'].device)
+        norm = num_instances * dn['num_groups']
+        for level, (logits, boxes) in enumerate(self.dn_layer_outputs(out)):
+            suffix = '_dn' if level == num_layers - 1 else f'_dn_{level}'
+            for key, value in assigned_set_losses(logits, boxes, None, out['class_valid'], targets,
+                                                  indices, self.loss_cfg, sigmas, norm).items():
+                losses[key + suffix] = value
         return losses

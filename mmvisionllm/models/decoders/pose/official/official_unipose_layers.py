@@ -12,9 +12,11 @@
   -inf), as wide as the class table (transformers' ``GroundingDinoContrastiveEmbedding`` pads to
   ``max_text_len``, the official UniPose head does not).
 * :func:`pose_group_attention_mask`: the self-attention mask of the pose layers, reproducing the
-  official construction exactly, including its first pass in ``num_body_points``-wide blocks and
-  its second pass in ``num_body_points + 1``-wide groups (neighbouring groups can therefore see a
-  few queries of each other; the reference depends on it).
+  official constructions exactly. At inference (and in training without denoising queries) the
+  official first pass works in ``num_body_points``-wide blocks and its second pass in
+  ``num_body_points + 1``-wide groups (neighbouring groups can therefore see a few queries of each
+  other; the reference depends on it); the official denoising training builds the same mask with
+  ``num_body_points + 1``-wide blocks (``block_size``), where no group sees another.
 """
 from typing import List, Optional, Tuple
 
@@ -39,28 +41,37 @@ def contrastive_logits(queries: Tensor, class_features: Tensor, valid: Tensor) -
     return logits.masked_fill(~valid[:, None, :], float('-inf'))
 
 
-def pose_group_attention_mask(kpt_valid: Tensor, num_groups: int, num_heads: int) -> Tensor:
+def pose_group_attention_mask(kpt_valid: Tensor,
+                              num_groups: int,
+                              num_heads: int,
+                              block_size: Optional[int] = None) -> Tensor:
     """Self-attention mask of the pose decoder layers (True = may not attend).
+
+    First pass: the rows ``r < G * block_size`` may not see the columns outside their block
+    ``[r // block_size * block_size, (r // block_size + 1) * block_size)``; second pass: inside
+    each group of K + 1 queries, a query sees exactly the queries of the same validity.
 
     Args:
         kpt_valid (Tensor): [B, K + 1] bool/int: 1 for the box query and the used keypoint
             slots of a group, 0 for the unused ones (K = ``num_body_points``).
         num_groups (int): pose groups G (50).
         num_heads (int): attention heads.
+        block_size (int, optional): width of the first pass. Defaults to K, the official
+            inference construction; K + 1 is the one of the official denoising training.
 
     Returns:
         Tensor: [B * num_heads, G * (K + 1), G * (K + 1)] bool, batch-major (nn.MultiheadAttention).
     """
     batch, length = kpt_valid.shape
-    num_kpt = length - 1
+    width = length - 1 if block_size is None else block_size
     size = num_groups * length
     device = kpt_valid.device
     rows = torch.arange(size, device=device)[:, None]
     cols = torch.arange(size, device=device)[None, :]
-    block = rows // num_kpt
-    first = (cols < block * num_kpt) | ((cols >= (block + 1) * num_kpt) &
-                                        ((block + 1) * num_kpt < num_groups * num_kpt))
-    first &= rows < num_groups * num_kpt
+    block = rows // width
+    first = (cols < block * width) | ((cols >= (block + 1) * width) &
+                                      ((block + 1) * width < num_groups * width))
+    first &= rows < num_groups * width
     mask = first[None].expand(batch, -1, -1).clone()
     differ = kpt_valid[:, :, None] != kpt_valid[:, None, :]
     for group in range(num_groups):

@@ -1,4 +1,4 @@
-"""The matching losses of the official UniPose training, without the denoising queries.
+"""The losses of the official UniPose training.
 
 For one set of predictions (a decoder layer, or the two-stage proposals) and the ground truth of
 each image (class index into the object slots, normalised cxcywh box, normalised keypoints of the
@@ -10,6 +10,10 @@ used keypoint slots with visibilities, area normalised by the view size):
 * ``loss_ce``: sigmoid focal loss (alpha 0.25, gamma 2) over the used object slots of every
   query, summed; ``loss_bbox`` L1, ``loss_giou``; ``loss_keypoints`` visible-keypoint L1 and
   ``loss_oks`` linear ``1 - OKS``; all divided by the number of ground-truth instances.
+
+The denoising queries use the same terms with a fixed assignment instead of the matching
+(:func:`assigned_set_losses`: ``loss_ce`` over every denoising query, positive copies labelled
+with their true class, box terms on the positive copies), divided by instances x groups.
 
 Reused: mmdet's ``bbox_overlaps`` (GIoU) and ``bbox_cxcywh_to_xyxy``, scipy's assignment. The
 focal loss is the few-line element-wise formula on the selected slots (mmdet's ``FocalLoss``
@@ -25,7 +29,10 @@ from mmdet.structures.bbox import bbox_cxcywh_to_xyxy, bbox_overlaps
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-__all__ = ['OFFICIAL_POSE_LOSS', 'OFFICIAL_SIGMAS_68', 'pose_set_losses', 'match_pose']
+__all__ = [
+    'OFFICIAL_POSE_LOSS', 'OFFICIAL_SIGMAS_68', 'pose_set_losses', 'assigned_set_losses',
+    'match_pose'
+]
 
 #: Matching costs and loss weights of the official config (the official weight of ``loss_oks`` is
 #: its ``keypoint_loss_coef``, 10, not ``oks_loss_coef``).
@@ -120,9 +127,31 @@ def pose_set_losses(logits: Tensor, boxes: Tensor, keypoints: Optional[Tensor], 
         match_pose(logits[b], boxes[b], None if keypoints is None else keypoints[b], targets[b],
                    cfg, sigmas) for b in range(len(targets))
     ]
+    return assigned_set_losses(logits, boxes, keypoints, class_valid, targets, indices, cfg, sigmas,
+                               num_instances)
+
+
+def assigned_set_losses(logits: Tensor, boxes: Tensor, keypoints: Optional[Tensor],
+                        class_valid: Tensor, targets: List[dict], indices: List[Tuple[Tensor,
+                                                                                      Tensor]],
+                        cfg: dict, sigmas: Tensor, num_instances: float) -> Dict[str, Tensor]:
+    """Weighted losses of one prediction set under a given assignment.
+
+    Args:
+        logits, boxes, keypoints, class_valid, targets, cfg, sigmas: see
+            :func:`pose_set_losses`.
+        indices (list[tuple[Tensor, Tensor]]): per image, the assigned query indices and their
+            ground-truth indices (int64).
+        num_instances (float): normaliser.
+
+    Returns:
+        dict: ``loss_ce`` (focal over every query and used slot, 1 at the assigned queries'
+        classes), ``loss_bbox``, ``loss_giou`` (and ``loss_keypoints``, ``loss_oks``) of the
+        assigned queries.
+    """
     onehot = torch.zeros_like(logits)
     for b, (rows, cols) in enumerate(indices):
-        onehot[b, rows.to(logits.device), targets[b]['labels'][cols]] = 1
+        onehot[b, rows.to(logits.device), targets[b]['labels'][cols.to(logits.device)]] = 1
     select = class_valid[:, None, :].expand_as(logits)
     loss_ce = _focal_sum(logits[select], onehot[select], cfg['focal_alpha']) / num_instances
     batch_idx = torch.cat([torch.full_like(r, b) for b, (r, _) in enumerate(indices)])

@@ -8,6 +8,11 @@ sized by the learned ``hw`` / ``hw_append`` fractions of the box. The remaining 
 boxes with ``bbox_embed`` and the keypoints with ``pose_embed`` (x, y) and ``pose_hw_embed``
 (w, h), under :func:`~.official_unipose_layers.pose_group_attention_mask`.
 
+In training, D contrastive denoising queries (:mod:`.official_unipose_denoising`) may come first:
+they are refined as boxes by every layer (``bbox_embed`` of the layer), take no part in the
+pose-group selection (the top-``num_groups`` is over the matching queries only) and stay in
+front of the pose groups, under the caller's box-layer and pose-layer masks.
+
 Reused: mmdet's ``MLP`` (``ref_point_head``, the same ``layers.{i}`` names as the official MLP) and
 ``inverse_sigmoid`` (called with the official eps 1e-3), transformers'
 ``encode_sinusoidal_position_embedding`` (the (y, x, w, h) sine embedding of the reference boxes).
@@ -80,7 +85,10 @@ class OfficialPoseQueryDecoder(nn.Module):
                 text_valid: Tensor,
                 kpt_embed: Tensor,
                 kpt_valid: Tensor,
-                group_index: Optional[Tensor] = None) -> Dict[str, object]:
+                group_index: Optional[Tensor] = None,
+                num_denoising: int = 0,
+                box_attn_mask: Optional[Tensor] = None,
+                pose_attn_mask: Optional[Tensor] = None) -> Dict[str, object]:
         """Run the layers.
 
         Args:
@@ -91,11 +99,17 @@ class OfficialPoseQueryDecoder(nn.Module):
             kpt_embed (Tensor): [B, K, C] keypoint query content (zeros at unused slots).
             kpt_valid (Tensor): [B, K] bool, used keypoint slots.
             group_index (Tensor, optional): [B, G] teacher-forced pose-group selection.
+            num_denoising (int): D, the leading denoising queries of ``query`` (training).
+            box_attn_mask (Tensor, optional): [Q, Q] or [B * heads, Q, Q] bool self-attention
+                mask of the box layers (None: no mask).
+            pose_attn_mask (Tensor, optional): [B * heads, D + G (K + 1), D + G (K + 1)] mask of
+                the pose layers (None: the official inference mask of the pose groups).
 
         Returns:
             dict: ``hidden`` (list of L tensors [B, Q_l, C], normed), ``references`` (list of
             L + 1 tensors [B, Q_l, 4], sigmoid; entry l is the input of layer l),
-            ``group_index`` [B, G], ``group_scores`` [B, G].
+            ``group_index`` [B, G], ``group_scores`` [B, G]. With D > 0 the first D rows of every
+            hidden / reference tensor are the denoising queries.
         """
         batch = query.shape[0]
         output = query
@@ -103,7 +117,8 @@ class OfficialPoseQueryDecoder(nn.Module):
         references, hidden = [reference], []
         scale = torch.cat([valid_ratios, valid_ratios], -1)[:, None]
         text_padding = ~text_valid
-        attn_mask = None
+        attn_mask = box_attn_mask
+        num_dn = num_denoising
         kpt_index = self.keypoint_index(query.device)
         group_len = self.num_body_points + 1
         group_scores = None
@@ -120,6 +135,9 @@ class OfficialPoseQueryDecoder(nn.Module):
                 new_reference = (self.bbox_embed[layer_id](output) +
                                  inverse_sigmoid(reference, EPS)).sigmoid()
             if layer_id == self.num_box_decoder_layers - 1:
+                if num_dn:  # the denoising queries stay in front, out of the selection
+                    dn_output, dn_reference = output[:, :num_dn], new_reference[:, :num_dn]
+                    output, new_reference = output[:, num_dn:], new_reference[:, num_dn:]
                 scores = contrastive_logits(output, memory_text, text_valid).max(-1)[0]
                 if group_index is None:
                     group_scores, group_index = torch.topk(scores, self.num_groups, dim=1)
@@ -137,18 +155,31 @@ class OfficialPoseQueryDecoder(nn.Module):
                                           2).flatten(1, 2)
                 output = torch.cat((box_out[:, :, None], kpt_out), 2).flatten(1, 2)
                 valid = torch.cat((kpt_valid.new_ones(batch, 1), kpt_valid), 1)
-                attn_mask = pose_group_attention_mask(valid, self.num_groups, self.num_heads)
+                if pose_attn_mask is None:
+                    attn_mask = pose_group_attention_mask(valid, self.num_groups, self.num_heads)
+                else:
+                    attn_mask = pose_attn_mask
+                if num_dn:
+                    output = torch.cat((dn_output, output), 1)
+                    new_reference = torch.cat((dn_reference, new_reference), 1)
             if layer_id >= self.num_box_decoder_layers:
                 step = layer_id - self.num_box_decoder_layers
                 unsig = inverse_sigmoid(reference, EPS)
-                box = (self.bbox_embed[layer_id](output[:, 0::group_len]) +
-                       unsig[:, 0::group_len]).sigmoid()
-                kpt_state = output[:, kpt_index]
-                kpt = unsig[:, kpt_index].clone()
+                groups, group_unsig = output, unsig
+                if num_dn:
+                    groups, group_unsig = output[:, num_dn:], unsig[:, num_dn:]
+                box = (self.bbox_embed[layer_id](groups[:, 0::group_len]) +
+                       group_unsig[:, 0::group_len]).sigmoid()
+                kpt_state = groups[:, kpt_index]
+                kpt = group_unsig[:, kpt_index].clone()
                 kpt[..., :2] += self.pose_embed[step](kpt_state)[..., :2]
                 kpt[..., 2:] += self.pose_hw_embed[step](kpt_state)
                 kpt = kpt.sigmoid().view(batch, self.num_groups, self.num_body_points, 4)
                 new_reference = torch.cat((box[:, :, None], kpt), 2).flatten(1, 2)
+                if num_dn:
+                    dn_box = (self.bbox_embed[layer_id](output[:, :num_dn]) +
+                              unsig[:, :num_dn]).sigmoid()
+                    new_reference = torch.cat((dn_box, new_reference), 1)
             reference = new_reference.detach()
             references.append(new_reference)
         return dict(

@@ -15,7 +15,9 @@ sub-module names; :mod:`.official_unipose_convert` renames them. mmdet's ``MLP``
 
 The ``forward`` is ours (no library model runs this two-stage + pose decoder): it follows the
 official order of operations and adds, for parity tests, ``topk_index`` / ``group_index``
-(teacher-forced selections) and the intermediate tensors in its output dict.
+(teacher-forced selections) and the intermediate tensors in its output dict. In training the
+contrastive denoising queries (:mod:`.official_unipose_denoising`) are put before the two-stage
+queries, as the official model does.
 """
 from typing import Dict, List, Optional
 
@@ -74,7 +76,9 @@ class OfficialUniPoseTransformer(nn.Module):
                 kpt_embed: Tensor,
                 kpt_valid: Tensor,
                 topk_index: Optional[Tensor] = None,
-                group_index: Optional[Tensor] = None) -> Dict[str, object]:
+                group_index: Optional[Tensor] = None,
+                dn: Optional[dict] = None,
+                pose_attn_mask: Optional[Tensor] = None) -> Dict[str, object]:
         """Encoder, two-stage selection and decoder.
 
         Args:
@@ -87,6 +91,11 @@ class OfficialUniPoseTransformer(nn.Module):
             kpt_valid (Tensor): [B, K] bool.
             topk_index (Tensor, optional): [B, num_queries] teacher-forced two-stage selection.
             group_index (Tensor, optional): [B, G] teacher-forced pose-group selection.
+            dn (dict, optional): denoising queries (training): ``dn_queries`` [B, D, C],
+                ``dn_boxes`` [B, D, 4] (inverse-sigmoid space) and ``dn_attn_mask``
+                [D + Q, D + Q], put before the Q two-stage queries.
+            pose_attn_mask (Tensor, optional): the mask of the pose layers (see
+                :class:`~.official_unipose_query_decoder.OfficialPoseQueryDecoder`).
 
         Returns:
             dict: ``memory`` [B, S, C], ``memory_text`` [B, T, C], ``topk_index`` /
@@ -114,9 +123,29 @@ class OfficialUniPoseTransformer(nn.Module):
                               topk_index[..., None].expand(-1, -1, output_memory.shape[-1]))
         batch = memory.shape[0]
         target = self.tgt_embed.weight[None].expand(batch, -1, -1)
-        out = self.decoder(target, ref_undetached.detach(), memory, valid_flatten, spatial_shapes,
-                           spatial_shapes_list, level_start_index, valid_ratios, memory_text,
-                           class_valid, kpt_embed, kpt_valid, group_index)
+        reference = ref_undetached.detach()
+        num_dn, box_attn_mask = 0, None
+        if dn is not None:
+            num_dn, box_attn_mask = dn['dn_queries'].shape[1], dn['dn_attn_mask']
+            target = torch.cat((dn['dn_queries'].to(target.dtype), target), 1)
+            reference = torch.cat((dn['dn_boxes'].to(reference.dtype), reference), 1)
+        out = self.decoder(
+            target,
+            reference,
+            memory,
+            valid_flatten,
+            spatial_shapes,
+            spatial_shapes_list,
+            level_start_index,
+            valid_ratios,
+            memory_text,
+            class_valid,
+            kpt_embed,
+            kpt_valid,
+            group_index,
+            num_denoising=num_dn,
+            box_attn_mask=box_attn_mask,
+            pose_attn_mask=pose_attn_mask)
         out.update(
             memory=memory,
             memory_text=memory_text,
