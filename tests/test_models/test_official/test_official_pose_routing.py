@@ -48,3 +48,16 @@ def test_detection_answer_still_goes_to_grounding_dino(model):
     assert [link.group for link in reply.links] == ['det', 'det']
     assert set(reply.decoder_outputs) == {'det'}
     assert len(reply.decoder_outputs['det'].pred_instances.bboxes) > 0
+
+
+def test_too_small_a_view_for_the_two_stage_selection_is_a_clear_error(model):
+    """60 x 80 px give fewer encoder positions than the 900 queries both decoders keep."""
+    image = np.random.RandomState(0).randint(0, 256, (60, 80, 3), dtype=np.uint8)
+    for tokens in (['piece300', '[DET]', 'piece301', '[POSE]',
+                    '</s>'], ['piece300', '[DET]', '</s>']):
+        handle = force_tokens(model, tokens)
+        try:
+            with pytest.raises(ValueError, match='fewer than the 900'):
+                chat(model, image, 'piece100 piece200')
+        finally:
+            handle.remove()

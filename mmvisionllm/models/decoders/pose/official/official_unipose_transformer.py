@@ -115,6 +115,11 @@ class OfficialUniPoseTransformer(nn.Module):
         scores = contrastive_logits(output_memory, memory_text, class_valid).max(-1)[0]
         coords = self.enc_out_bbox_embed(output_memory) + proposals
         if topk_index is None:
+            if scores.shape[1] < self.config.num_queries:
+                raise ValueError(
+                    f'the decoder view gives {scores.shape[1]} encoder positions, fewer than '
+                    f'the {self.config.num_queries} box queries the two-stage selection keeps: '
+                    'use a larger decoder view (the official evaluation resizes to 800 x 1333)')
             topk_score, topk_index = torch.topk(scores, self.config.num_queries, dim=1)
         else:
             topk_score = torch.gather(scores, 1, topk_index)
