@@ -138,7 +138,13 @@ def test_decoder_learns_two_scenes(tmp_path):
 
 @pytest.mark.slow
 def test_decoder_overfits_four_scenes(tmp_path):
-    """Slow (~3 min): 4 ShapesWorld-size scenes; boxes, masks and referring boxes all learned."""
+    """Slow (~3 min): 4 ShapesWorld-size scenes; boxes, masks and referring boxes all learned.
+
+    Measured unloaded on an AMD EPYC (AVX-512) at ``f674e44`` with
+    ``tools/analysis_tools/learning_test_spread.py ... --settings t1 t1-no-mkldnn`` (119 s /
+    129 s): box AP 0.890 / 0.891 (bound 0.8), mask AP 0.975 / 0.983 (bound 0.7), P@1 1.0 / 1.0;
+    untrained 0 / 0.
+    """
     with one_thread():
         before, after = overfit(num_scenes=4, size=128, iterations=400, tmp_path=tmp_path)
         report_metrics(before, after)
