@@ -54,7 +54,7 @@ from ...base_link_decoder import BaseLinkDecoder
 from .official_gdino_convert import convert_official_gdino
 from .official_gdino_denoising import build_denoising_queries
 from .official_gdino_mask_loss import point_mask_losses
-from .official_gdino_transformer import OfficialGroundingDinoTransformer
+from .official_gdino_transformer import OfficialGroundingDinoTransformer, padded_views
 
 __all__ = ['OfficialGroundingDinoDecoder']
 
@@ -257,16 +257,7 @@ class OfficialGroundingDinoDecoder(BaseLinkDecoder):
     def _preprocess(self, images: Optional[List[Tensor]],
                     training: bool) -> Tuple[Tensor, Tensor, List[Tuple[int, int]]]:
         """Normalise / pad the decoder views; the valid-pixel mask and each view's size."""
-        if images is None or any(image is None for image in images):
-            raise ValueError(f'{type(self).__name__} needs the decoder image view of every sample')
-        data = self.image_preprocessor(dict(inputs=list(images)), training)
-        pixel_values = data['inputs']
-        sizes = [tuple(image.shape[-2:]) for image in images]
-        pixel_mask = pixel_values.new_zeros(
-            (pixel_values.shape[0], ) + tuple(pixel_values.shape[-2:]), dtype=torch.bool)
-        for i, (h, w) in enumerate(sizes):
-            pixel_mask[i, :h, :w] = True
-        return pixel_values, pixel_mask, sizes
+        return padded_views(self.image_preprocessor, images, training, type(self).__name__)
 
     # ----------------------------------------------------------------------------- predict
     def predict(self, link_embeds: Tensor, link_mask: Tensor, images: Optional[List[Tensor]],

@@ -33,7 +33,29 @@ from transformers.models.grounding_dino.modeling_grounding_dino import (
 from .official_gdino_layers import ConvNormAct, OfficialTextEnhancerLayer
 from .official_gdino_query_decoder import OfficialQueryDecoder
 
-__all__ = ['OfficialGroundingDinoTransformer', 'encode_levels', 'text_masks_from_valid']
+__all__ = [
+    'OfficialGroundingDinoTransformer', 'encode_levels', 'text_masks_from_valid', 'padded_views'
+]
+
+
+def padded_views(preprocessor: nn.Module, images: Optional[List[Tensor]], training: bool,
+                 owner: str) -> Tuple[Tensor, Tensor, List[Tuple[int, int]]]:
+    """Normalise and pad the decoder views (an mmdet ``DetDataPreprocessor``), shared by the
+    official GDINO and UniPose.
+
+    Returns:
+        tuple: pixel values [B, 3, H, W], the valid-pixel mask [B, H, W] bool and each view's
+        (h, w).
+    """
+    if images is None or any(image is None for image in images):
+        raise ValueError(f'{owner} needs the decoder image view of every sample')
+    pixel_values = preprocessor(dict(inputs=list(images)), training)['inputs']
+    sizes = [tuple(image.shape[-2:]) for image in images]
+    valid = pixel_values.new_zeros(
+        (pixel_values.shape[0], ) + tuple(pixel_values.shape[-2:]), dtype=torch.bool)
+    for i, (h, w) in enumerate(sizes):
+        valid[i, :h, :w] = True
+    return pixel_values, valid, sizes
 
 
 def text_masks_from_valid(valid: Tensor) -> Tuple[Tensor, Tensor]:

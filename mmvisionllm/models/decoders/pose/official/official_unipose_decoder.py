@@ -53,6 +53,7 @@ from transformers.models.grounding_dino.modeling_grounding_dino import \
 from mmvisionllm.registry import MODELS
 from mmvisionllm.structures import MMDataSample
 from ...base_link_decoder import BaseLinkDecoder
+from ...detection.official.official_gdino_transformer import padded_views
 from .official_unipose_convert import convert_official_unipose
 from .official_unipose_denoising import (OfficialUniPoseCdnGenerator, dn_pose_attention_mask,
                                          dn_positive_indices)
@@ -413,15 +414,7 @@ class OfficialUniPoseDecoder(BaseLinkDecoder):
     def _preprocess(self, images: Optional[List[Tensor]],
                     training: bool) -> Tuple[Tensor, Tensor, List[Tuple[int, int]]]:
         """Normalise / pad the decoder views; the valid-pixel mask and each view's size."""
-        if images is None or any(image is None for image in images):
-            raise ValueError(f'{type(self).__name__} needs the decoder image view of every sample')
-        pixel_values = self.image_preprocessor(dict(inputs=list(images)), training)['inputs']
-        sizes = [tuple(image.shape[-2:]) for image in images]
-        valid = pixel_values.new_zeros(
-            (pixel_values.shape[0], ) + tuple(pixel_values.shape[-2:]), dtype=torch.bool)
-        for i, (h, w) in enumerate(sizes):
-            valid[i, :h, :w] = True
-        return pixel_values, valid, sizes
+        return padded_views(self.image_preprocessor, images, training, type(self).__name__)
 
     # ----------------------------------------------------------------------------- predict
     def predict(self, link_embeds: Tensor, link_mask: Tensor, images: Optional[List[Tensor]],
