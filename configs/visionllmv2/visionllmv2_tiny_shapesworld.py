@@ -61,38 +61,43 @@ test_dataloader = dict(
                          edit=24)))
 
 sw_ann = '{{$SHAPESWORLD_ROOT:data/shapesworld/}}annotations/'
+# one metric per task, scored only on that task's samples (named, so configs that test fewer tasks
+# can list the ones they keep)
+det_test_metric = dict(
+    type='TaskFilteredMetric',
+    tasks='det',
+    metric=dict(
+        type='mmdet.CocoMetric',
+        ann_file=sw_ann + 'instances_val.json',
+        metric='bbox',
+        prefix='det'))
+seg_test_metric = dict(
+    type='TaskFilteredMetric',
+    tasks='seg',
+    metric=dict(
+        type='mmdet.CocoMetric',
+        ann_file=sw_ann + 'instances_val.json',
+        metric=['bbox', 'segm'],
+        prefix='seg'))
+grd_test_metric = dict(
+    type='TaskFilteredMetric',
+    tasks='grd',
+    metric=dict(
+        type='mmdet.RefExpMetric',
+        ann_file=sw_ann + 'refexp_val.json',
+        metric='bbox',
+        topk=(1, 5, 10),
+        prefix='grd'))
+pose_test_metric = dict(
+    type='TaskFilteredMetric',
+    tasks='pose',
+    metric=dict(
+        type='mmpose.CocoMetric', ann_file=sw_ann + 'person_keypoints_val.json', prefix='pose'))
 test_evaluator = [
-    dict(
-        type='TaskFilteredMetric',
-        tasks='det',
-        metric=dict(
-            type='mmdet.CocoMetric',
-            ann_file=sw_ann + 'instances_val.json',
-            metric='bbox',
-            prefix='det')),
-    dict(
-        type='TaskFilteredMetric',
-        tasks='seg',
-        metric=dict(
-            type='mmdet.CocoMetric',
-            ann_file=sw_ann + 'instances_val.json',
-            metric=['bbox', 'segm'],
-            prefix='seg')),
-    dict(
-        type='TaskFilteredMetric',
-        tasks='grd',
-        metric=dict(
-            type='mmdet.RefExpMetric',
-            ann_file=sw_ann + 'refexp_val.json',
-            metric='bbox',
-            topk=(1, 5, 10),
-            prefix='grd')),
-    dict(
-        type='TaskFilteredMetric',
-        tasks='pose',
-        metric=dict(
-            type='mmpose.CocoMetric', ann_file=sw_ann + 'person_keypoints_val.json',
-            prefix='pose')),
+    det_test_metric,
+    seg_test_metric,
+    grd_test_metric,
+    pose_test_metric,
     dict(type='TaskFilteredMetric', tasks='vqa', metric=dict(type='VQAAccuracy')),
     dict(
         type='TaskFilteredMetric',

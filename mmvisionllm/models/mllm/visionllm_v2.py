@@ -81,6 +81,9 @@ class VisionLLMv2(BaseModel):
         query_placeholders (dict, optional): Group -> its N placeholder tokens (the official
             release: ``[EMB] [EMB2] [EMB3] [EMB4]`` for perception, 64 x ``[EMB]`` for generation).
             Groups left out take N x ``[EMB]``.
+        share_query_tables (bool): One query table for every decoder group instead of one per
+            group (:class:`SuperLink`'s ``shared_table``; the paper's argument for per-task queries
+            is measured with it). Defaults to False.
         frozen_components (Sequence[str]): Components whose parameters are frozen.
         predict_mode (str): ``'teacher_forced'`` or ``'chat'``.
         max_new_tokens (int): Longest generated answer.
@@ -101,6 +104,7 @@ class VisionLLMv2(BaseModel):
                  special_tokens: Optional[Sequence[str]] = None,
                  image_patch_token: str = '<image>',
                  query_placeholders: Optional[dict] = None,
+                 share_query_tables: bool = False,
                  frozen_components: Sequence[str] = ('vision_encoder', ),
                  predict_mode: str = 'teacher_forced',
                  max_new_tokens: int = 64,
@@ -140,7 +144,8 @@ class VisionLLMv2(BaseModel):
             groups=self.routing.super_link_groups(),
             token_ids=token_ids,
             hidden_size=hidden_size,
-            link_router=self.routing.link_groups)
+            link_router=self.routing.link_groups,
+            shared_table=share_query_tables)
         self.projector = MODELS.build(
             projector,
             default_args=dict(

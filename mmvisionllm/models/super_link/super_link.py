@@ -1,12 +1,13 @@
 """The super link of VisionLLM v2: routing tokens, query tables and link embeddings.
 
-One learnable query table (``nn.Embedding`` of N rows) per decoder group. In a token sequence every
-routing token of a group is followed by its N placeholders (N ``[EMB]`` by default; a group may
-name its own, e.g. the official release's ``[EMB] [EMB2] [EMB3] [EMB4]``; inserted by
+One learnable query table (``nn.Embedding`` of N rows) per decoder group (or, for the paper's
+multi-task ablation, one table that every group shares: ``shared_table=True``). In a token sequence
+every routing token of a group is followed by its N placeholders (N ``[EMB]`` by default; a group
+may name its own, e.g. the official release's ``[EMB] [EMB2] [EMB3] [EMB4]``; inserted by
 :class:`ConversationTokenizer`); :meth:`SuperLink.embed_queries` writes the table rows into their
 input embeddings, and :meth:`SuperLink.extract` reads the LLM's last-layer hidden states there into
-``[B, T, N, C]`` + mask per group (the decoder plugin contract). Plain PyTorch indexing: there is no
-library module for this.
+``[B, T, N, C]`` + mask per group (the decoder plugin contract). Plain PyTorch indexing: there is
+no library module for this.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
@@ -52,6 +53,10 @@ class SuperLink(BaseModule):
         init_std (float): Std of the normal init of the query tables. Defaults to 0.02.
         link_router (Callable, optional): Routing tokens of one sample (in order) -> the group of
             each link (:meth:`RoutingTable.link_groups`). None: the group owning each token.
+        shared_table (bool): One query table for every group instead of one per group (the
+            ablation of the super link's per-task queries; every group then needs the same N).
+            ``query_tables.<group>`` still names it under each group, so checkpoints keep their
+            keys. Defaults to False.
         init_cfg (dict, optional): MMEngine initialisation config.
     """
 
@@ -62,6 +67,7 @@ class SuperLink(BaseModule):
                  query_token: str = '[EMB]',
                  init_std: float = 0.02,
                  link_router: Optional[Callable[[Sequence[str]], List[str]]] = None,
+                 shared_table: bool = False,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.link_router = link_router
@@ -70,9 +76,18 @@ class SuperLink(BaseModule):
         self.placeholder_ids: Dict[str, Tensor] = {}
         self.group_of_token: Dict[int, str] = {}
         self.token_names: Dict[int, str] = {}
+        self.shared_table = shared_table
+        if shared_table and len({int(spec['num_queries']) for spec in groups.values()}) > 1:
+            raise ValueError('shared_table=True needs the same num_queries in every group, got ' +
+                             str({
+                                 g: int(spec['num_queries'])
+                                 for g, spec in groups.items()
+                             }))
+        table = None
         for group, spec in groups.items():
-            table = nn.Embedding(int(spec['num_queries']), hidden_size)
-            nn.init.normal_(table.weight, std=init_std)
+            if table is None or not shared_table:
+                table = nn.Embedding(int(spec['num_queries']), hidden_size)
+                nn.init.normal_(table.weight, std=init_std)
             self.query_tables[group] = table
             placeholders = spec.get('placeholders') or [query_token] * int(spec['num_queries'])
             if len(placeholders) != int(spec['num_queries']):

@@ -150,6 +150,28 @@ def test_super_link_embeds_and_extracts():
         link.embed_queries(embeds, torch.tensor([[9, 2, 1, 9, 0, 0, 0, 0, 0]] * 2))
 
 
+def test_shared_query_table_feeds_every_group_and_learns_from_all():
+    token_ids = {'[EMB]': 1, '[DET]': 2, '[POSE]': 4}
+    groups = dict(
+        det=dict(routing_tokens=('[DET]', ), num_queries=2),
+        pose=dict(routing_tokens=('[POSE]', ), num_queries=2))
+    link = SuperLink(groups=groups, token_ids=token_ids, hidden_size=8, shared_table=True)
+    assert link.query_tables['det'] is link.query_tables['pose']
+    assert len(list(link.parameters())) == 1
+    input_ids = torch.tensor([[9, 2, 1, 1, 4, 1, 1]])
+    filled = link.embed_queries(torch.zeros(1, 7, 8), input_ids)
+    torch.testing.assert_close(filled[0, 2:4], filled[0, 5:7])
+    # both groups' links send gradient into the one table
+    filled[0, 5:7].sum().backward()
+    assert link.query_tables['det'].weight.grad.abs().sum() > 0
+    # per-group tables stay apart
+    separate = SuperLink(groups=groups, token_ids=token_ids, hidden_size=8)
+    assert separate.query_tables['det'] is not separate.query_tables['pose']
+    groups['pose']['num_queries'] = 3
+    with pytest.raises(ValueError, match='same num_queries'):
+        SuperLink(groups=groups, token_ids=token_ids, hidden_size=8, shared_table=True)
+
+
 def test_clip_encoder_and_projector_shapes():
     encoder = CLIPVisionEncoder(
         config=dict(
