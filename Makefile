@@ -34,7 +34,8 @@ SW_ARGS ?= --seed 0 --num-train 2000 --num-val 200 --img-size 128
 
 export PYTHON VENV USE_PYTHON TORCH_SPEC MMCV_FIND_LINKS
 
-.PHONY: install install-webui webui test test-all lint clean-venv data demo benchmark geneval
+.PHONY: install install-webui webui test test-all lint clean-venv data demo benchmark geneval \
+	paper-tables
 
 install:
 	bash tools/misc/install_env.sh
@@ -89,6 +90,16 @@ benchmark: demo
 	$(PY) tools/analysis_tools/compare_baselines.py --generalist $(WORK_DIR) \
 		--specialist det=$(BENCH_DIR)/dino_det --specialist seg=$(BENCH_DIR)/dino_seg \
 		--specialist pose=$(BENCH_DIR)/pose --out $(WORK_DIR)/benchmark.md
+
+# The paper's protocol at tiny scale (tools/analysis_tools/paper_tables.py): specialists first, the
+# generalist started from them and from the demo's text stages, the N = 1/4/8 query ablation and
+# the multi-task conflict runs, over three seeds; writes $(PAPER_DIR)/paper_tables.md. Finished runs
+# are reused. PAPER_TABLES_ARGS="--quick" is the smoke test, e.g. "--seeds 0 1 2 3 --jobs 1".
+PAPER_DIR ?= work_dirs/paper_tables
+PAPER_TABLES_ARGS ?=
+paper-tables: data
+	$(PY) tools/analysis_tools/paper_tables.py --out-dir $(PAPER_DIR) --text-stages $(WORK_DIR) \
+		$(PAPER_TABLES_ARGS)
 
 # Generation and editing scored GenEval-style (~1.5 h on 2 cores): train the
 # ShapesWorld DINO judge (skipped when its checkpoint exists), then the tiny [GEN] and [EDIT] models;
