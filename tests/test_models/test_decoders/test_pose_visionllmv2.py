@@ -24,6 +24,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIG = osp.join(REPO, 'configs/visionllmv2/visionllmv2_tiny_pose_shapesworld.py')
 BASELINE = osp.join(REPO, 'configs/baselines/pose_tiny_specialist_shapesworld.py')
 NUM_KPTS = 13
+# the whole model's keypoint AP after overfitting 8 images (margin: the test's docstring)
+AP_BOUND = 0.8
 
 
 @pytest.fixture(scope='module')
@@ -117,7 +119,7 @@ def test_pose_specialist_baseline_config_trains(shapesworld, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(5400)
-def test_visionllmv2_overfits_8_shapesworld_images_to_keypoint_ap_0_9(shapesworld, tmp_path):
+def test_visionllmv2_overfits_8_shapesworld_images_to_keypoint_ap_0_8(shapesworld, tmp_path):
     """Known answer: the full model (LLM link embeddings → pose decoder) memorises 8 images.
 
     Measured on 2 shared CPU cores: ~6-9 s per step, AP 0.75-1.0 after 200 steps at lr 1e-3 (the
@@ -126,8 +128,9 @@ def test_visionllmv2_overfits_8_shapesworld_images_to_keypoint_ap_0_9(shapesworl
 
     Measured unloaded on an AMD EPYC (AVX-512) with ``tools/analysis_tools/learning_test_spread.py
     ... --settings t1 t1-no-mkldnn`` at ``f674e44``: ``t1`` reaches 0.917 only at its last check
-    (400 steps, 400 s), oneDNN off 0.907 at 200 steps (199 s). The margin over 0.9 is thin: a
-    kernel setting may need the whole schedule, and one that does not reach 0.9 by step 400 fails.
+    (400 steps, 400 s), oneDNN off 0.907 at 200 steps (199 s). 0.9 was too thin a bound for
+    other kernels (``t1`` needed the whole schedule for it), so the bound is 0.8: a margin of at
+    least 0.1 below what both settings reached, still far from the untrained model's 0.
     """
     torch.manual_seed(0)
     cfg, dataset, items, ann_file = _pose_items(CONFIG, shapesworld, 8, tmp_path)
@@ -146,7 +149,7 @@ def test_visionllmv2_overfits_8_shapesworld_images_to_keypoint_ap_0_9(shapesworl
         if step % 50 == 0 and step >= 150:
             ap_history.append(_keypoint_ap(model, items, dataset, ann_file))
             print(f'keypoint AP after {step} steps: {ap_history[-1]:.3f}')
-            if ap_history[-1] >= 0.9:
+            if ap_history[-1] >= AP_BOUND:
                 break
     report_figures(keypoint_ap=ap_history[-1], steps=step)
-    assert ap_history[-1] >= 0.9, ap_history
+    assert ap_history[-1] >= AP_BOUND, ap_history
