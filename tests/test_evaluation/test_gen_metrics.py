@@ -26,7 +26,7 @@ from mmvisionllm.evaluation.metrics import (PixelFrechetDistance, ShapesEditMetr
                                             ShapesGenEvalMetric, ShapesVocabulary, frechet_distance,
                                             parse_caption, pixel_features)
 from mmvisionllm.evaluation.metrics.gen_object_checker import (FoundObject, check_objects,
-                                                               measure_colour)
+                                                               colour_distances, measure_colour)
 from mmvisionllm.models.mllm import VisionLLMv2
 from mmvisionllm.models.mllm.link_generation import EmittedLink, GeneratedTurn
 from mmvisionllm.registry import METRICS, MODELS
@@ -139,6 +139,23 @@ def test_colour_measurement_from_mask_and_box():
         assert measure_colour(image, box, COLOURS, mask=mask) == obj.colour
         assert measure_colour(image, box, COLOURS) == obj.colour  # background-subtracted box
         assert measure_colour(_noise(0), box, COLOURS, mask=mask) is None  # grey mean: no colour
+
+
+def test_colour_distances_known_answer():
+    colours = {'red': (255, 0, 0), 'black': (0, 0, 0)}
+    image = np.zeros((4, 6, 3), np.uint8)
+    image[1:3, 2:4] = (255, 0, 0)
+    image[1, 2] = (195, 0, 80)  # mean of the four masked pixels: (240, 0, 20)
+    mask = np.zeros((4, 6), bool)
+    mask[1:3, 2:4] = True
+    dists = colour_distances(image, None, colours, mask)
+    assert dists['red'] == pytest.approx(25.0)  # |(240, 0, 20) - (255, 0, 0)| = 5 * |(3, 4)|
+    assert dists['black'] == pytest.approx(np.hypot(240.0, 20.0))
+    # without a mask: the box's pixels off the (black) border-column background, the same four
+    assert colour_distances(image, (0, 0, 6, 4), colours) == pytest.approx(dists)
+    assert colour_distances(np.zeros_like(image), (0, 0, 6, 4), colours) is None  # no foreground
+    with pytest.raises(ValueError, match='needs a box'):
+        colour_distances(image, None, colours, np.zeros_like(mask))
 
 
 def test_check_objects_counts_and_extras():

@@ -21,7 +21,10 @@ import numpy as np
 
 from .gen_caption_parser import ObjectSpec, ShapesVocabulary
 
-__all__ = ['FoundObject', 'measure_colour', 'describe_objects', 'check_objects', 'specs_from_found']
+__all__ = [
+    'FoundObject', 'colour_distances', 'measure_colour', 'describe_objects', 'check_objects',
+    'specs_from_found'
+]
 
 
 @dataclass(frozen=True)
@@ -41,30 +44,33 @@ class FoundObject:
     bbox: Tuple[float, float, float, float]
 
 
-def measure_colour(image: np.ndarray,
-                   bbox: Sequence[float],
-                   colours: Dict[str, Tuple[int, int, int]],
-                   mask: Optional[np.ndarray] = None,
-                   fg_threshold: float = 40.0,
-                   max_colour_dist: float = 80.0) -> Optional[str]:
-    """Name the colour of one object.
+def colour_distances(image: np.ndarray,
+                     bbox: Optional[Sequence[float]],
+                     colours: Dict[str, Tuple[int, int, int]],
+                     mask: Optional[np.ndarray] = None,
+                     fg_threshold: float = 40.0) -> Optional[Dict[str, float]]:
+    """RGB distance from the mean colour of one object's pixels to each named colour.
+
+    The object's pixels are those under ``mask`` when it has any, otherwise the pixels of ``bbox``
+    that differ from the background (see the module docstring) by more than ``fg_threshold``.
 
     Args:
-        image (np.ndarray): [H, W, 3] uint8 RGB image.
-        bbox (Sequence[float]): xyxy box.
+        image (np.ndarray): [H, W, 3] RGB image (uint8 or float).
+        bbox (Sequence[float], optional): xyxy box; may be None only when ``mask`` is non-empty.
         colours (dict): Colour name → RGB.
         mask (np.ndarray, optional): [H, W] bool mask of the object.
         fg_threshold (float): RGB distance from the background above which a box pixel is
             foreground.
-        max_colour_dist (float): Largest RGB distance from the mean to a named colour.
 
     Returns:
-        str | None: The colour name, or None.
+        dict | None: Colour name → Euclidean RGB distance, None when the object has no pixels.
     """
     h, w = image.shape[:2]
     img = image.astype(np.float32)
     if mask is not None and mask.any():
         pixels = img[mask.astype(bool)]
+    elif bbox is None:
+        raise ValueError('colour_distances needs a box when the mask is missing or empty')
     else:
         x1 = int(np.clip(np.floor(bbox[0]), 0, w - 1))
         y1 = int(np.clip(np.floor(bbox[1]), 0, h - 1))
@@ -79,8 +85,33 @@ def measure_colour(image: np.ndarray,
     mean = pixels.mean(axis=0)
     names = list(colours)
     dists = np.linalg.norm(np.asarray([colours[n] for n in names], np.float32) - mean, axis=1)
-    best = int(np.argmin(dists))
-    return names[best] if dists[best] <= max_colour_dist else None
+    return {name: float(dist) for name, dist in zip(names, dists)}
+
+
+def measure_colour(image: np.ndarray,
+                   bbox: Sequence[float],
+                   colours: Dict[str, Tuple[int, int, int]],
+                   mask: Optional[np.ndarray] = None,
+                   fg_threshold: float = 40.0,
+                   max_colour_dist: float = 80.0) -> Optional[str]:
+    """Name the colour of one object: the nearest named colour of :func:`colour_distances`.
+
+    Args:
+        image (np.ndarray): [H, W, 3] uint8 RGB image.
+        bbox (Sequence[float]): xyxy box.
+        colours (dict): Colour name → RGB.
+        mask (np.ndarray, optional): [H, W] bool mask of the object.
+        fg_threshold (float): See :func:`colour_distances`.
+        max_colour_dist (float): Largest RGB distance from the mean to a named colour.
+
+    Returns:
+        str | None: The colour name, or None.
+    """
+    dists = colour_distances(image, bbox, colours, mask, fg_threshold)
+    if dists is None:
+        return None
+    best = min(dists, key=dists.get)
+    return best if dists[best] <= max_colour_dist else None
 
 
 def describe_objects(image: np.ndarray,

@@ -32,6 +32,7 @@ from mmengine.config import Config
 
 from mmvisionllm.datasets.shapesworld import Scene, SceneObject, render_scene
 from mmvisionllm.datasets.shapesworld.world_spec import COLOURS
+from mmvisionllm.evaluation.metrics.gen_object_checker import colour_distances
 from mmvisionllm.registry import MODELS
 from mmvisionllm.structures import MMDataSample
 
@@ -107,17 +108,13 @@ def _colour_ratio(image: torch.Tensor, scene: Scene, category: Optional[str] = N
     which flips with the kernels on a washed-out object (a yellow triangle 93.5 from yellow and
     199.6 from any other colour with oneDNN off), so the test bounds this ratio instead.
     """
-    pixels = image.permute(1, 2, 0).numpy().astype(np.float32)
+    pixels = image.permute(1, 2, 0).numpy()
     rendered = render_scene(scene)
     ratios = []
     for obj, mask in zip(scene.objects, rendered.visible_masks):
         if category is not None and obj.category != category:
             continue
-        mean = pixels[mask.astype(bool)].mean(0)
-        dist = {
-            name: float(np.linalg.norm(mean - np.asarray(rgb)))
-            for name, rgb in COLOURS.items()
-        }
+        dist = colour_distances(pixels, None, COLOURS, mask)
         others = min(d for name, d in dist.items() if name != obj.colour)
         ratios.append(dist[obj.colour] / others)
     return max(ratios)
