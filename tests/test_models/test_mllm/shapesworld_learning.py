@@ -135,7 +135,8 @@ def train_and_evaluate(data_root: str,
         num_eval_vqa (int, optional): VQA questions to ask (a seeded sample of val); None: all.
 
     Returns:
-        dict: steps, seconds per step, routing accuracy per task; the VQA accuracy, the text-only
+        dict: steps, seconds per step, routing accuracy per task; the share of VQA answers that are
+        an answer of the question's type; the VQA accuracy, the text-only
         baseline's and the model's own with each question asked of another scene's image, the
         number of questions answered right only with the own / only with the other image, and the
         three accuracies per VQAv2 answer type.
@@ -182,6 +183,7 @@ def train_and_evaluate(data_root: str,
             for text in texts) / len(texts)
         if task == 'vqa':
             vqa_items = [dataset.get_data_info(i) for i in indices]
+            vqa_texts = texts
             own = [text.strip() == info['answer'] for text, info in zip(texts, vqa_items)]
             # the same samples (their prompt wording too), each with another scene's image
             swapped_texts = _chat(model, _with_other_images(samples))
@@ -189,6 +191,16 @@ def train_and_evaluate(data_root: str,
                 text.strip() == info['answer'] for text, info in zip(swapped_texts, vqa_items)
             ]
     text_only = text_only_vqa_answers(train['vqa'], vqa_items)
+    # every answer of each VQAv2 question type in training ('how many': numbers, 'what color':
+    # colour names, ...)
+    answers_of_type = collections.defaultdict(set)
+    for index in range(len(train['vqa'])):
+        info = train['vqa'].get_data_info(index)
+        answers_of_type[info['question_type']].add(info['answer'])
+    of_its_type = [
+        text.strip() in answers_of_type[info['question_type']]
+        for text, info in zip(vqa_texts, vqa_items)
+    ]
     by_type = collections.defaultdict(lambda: collections.defaultdict(list))
     for info, hit, swapped_hit, prior in zip(vqa_items, own, swapped, text_only):
         by_type[info['answer_type']]['image'].append(hit)
@@ -201,6 +213,8 @@ def train_and_evaluate(data_root: str,
         last_loss=sum(losses[-10:]) / 10,
         routing_accuracy=routing_hits,
         vqa_accuracy=sum(own) / len(own),
+        # share of the answers that are answers of the question's type (right or wrong)
+        vqa_answer_of_type=sum(of_its_type) / len(of_its_type),
         text_only_vqa_accuracy=sum(p == i['answer']
                                    for p, i in zip(text_only, vqa_items)) / len(vqa_items),
         other_image_vqa_accuracy=sum(swapped) / len(swapped),

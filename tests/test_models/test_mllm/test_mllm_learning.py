@@ -11,20 +11,21 @@ def test_tiny_model_learns_routing_and_vqa(tmp_path):
     """1600 steps of every task (VQA in 8 of 13 batches), then free-running chat on 40 val prompts
     per task and 200 val VQA questions.
 
-    What the VQA figure shows: the answers are learnt from the text, not from the image. Asked of
-    another scene's image, the same 200 questions got the same answers (none answered right only
-    with its own image or only with the other); they beat the text-only predictor (the most
-    frequent training answer of each exact question text) because the LLM pools its answers over
-    question texts (yes/no 0.605 against 0.506 in a ``t1`` run), not by looking. Reading the image
-    is learnt by ``test_tiny_model_learns_to_answer_from_the_image`` below; at this budget it is
-    not (the demo's figures and why: docs/en/training_recipe.md).
+    What it learns of VQA is the answers' language, not the image. Every answer is one of its
+    question type's (a number for 'how many', a colour name for 'what color', ...: the asserted
+    figure). Asked of another scene's image, the same 200 questions got the same answers (none
+    right only with its own image or only with the other), so the accuracy above the text-only
+    predictor (the most frequent training answer of each exact question text) comes from pooling
+    answers over question texts (yes/no 0.605 against 0.506 in a ``t1`` run), not from looking; it
+    is reported, not asserted (a margin of 7-13 of 200 questions). Reading the image is learnt by
+    ``test_tiny_model_learns_to_answer_from_the_image`` below; at this budget it is not (the demo's
+    figures and why: docs/en/training_recipe.md).
 
-    Spread (``tools/analysis_tools/learning_test_spread.py``, AVX-512 CPU, 200 questions): VQA
-    0.39 / 0.39 / 0.415 under ``t1`` / ``t2`` / ``t1-no-mkldnn``, and 0.39-0.42 over six runs of the
-    same training on two days (a setting's figure moved between runs: 0.39 and 0.41 under ``t1``),
-    against 0.355 text-only: 7-13 questions of margin; every answer the same with another scene's
-    image in every run; routing accuracy 1.0 for every task in every run (bound 0.9); loss ratio
-    0.117-0.129 (bound 0.5).
+    Spread (``tools/analysis_tools/learning_test_spread.py``, AVX-512 CPU, 200 questions, nine runs
+    on two days under ``t1``, ``t2`` and ``t1-no-mkldnn``; a setting's figures moved between runs):
+    answers of their type 1.0 in every run measured (three; bound 0.9); routing accuracy 1.0 for
+    every task in every run (bound 0.9); loss ratio 0.117-0.131 (bound 0.5); VQA 0.39-0.42 against
+    0.355 text-only; every answer the same with another scene's image.
     """
     data_root = generate_data(str(tmp_path / 'shapesworld'))
     result = train_and_evaluate(data_root, num_steps=1600, num_eval=40, num_eval_vqa=200)
@@ -32,6 +33,7 @@ def test_tiny_model_learns_routing_and_vqa(tmp_path):
     report_figures(
         loss_ratio=result['last_loss'] / result['first_loss'],
         worst_routing_accuracy=min(result['routing_accuracy'].values()),
+        vqa_answer_of_type=result['vqa_answer_of_type'],
         vqa_accuracy=result['vqa_accuracy'],
         text_only_vqa_accuracy=result['text_only_vqa_accuracy'],
         other_image_vqa_accuracy=result['other_image_vqa_accuracy'],
@@ -40,7 +42,8 @@ def test_tiny_model_learns_routing_and_vqa(tmp_path):
     assert result['last_loss'] < 0.5 * result['first_loss']
     for task, accuracy in result['routing_accuracy'].items():
         assert accuracy >= 0.9, (task, result)
-    assert result['vqa_accuracy'] > result['text_only_vqa_accuracy'], result
+    # the answer vocabulary of each question type is learnt (from the text: see the docstring)
+    assert result['vqa_answer_of_type'] >= 0.9, result
 
 
 @pytest.mark.slow
