@@ -22,6 +22,7 @@ from mllm_builders import REPO_ROOT, TINY_CONFIG
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
+from mmengine.runner import set_random_seed
 
 from mmvisionllm.registry import DATASETS, MODELS
 
@@ -141,7 +142,8 @@ def train_and_evaluate(data_root: str,
         number of questions answered right only with the own / only with the other image, and the
         three accuracies per VQAv2 answer type.
     """
-    torch.manual_seed(seed)
+    # python's and numpy's generators too: the pipelines draw prompt wordings and class orders
+    set_random_seed(seed)
     rng = random.Random(seed)
     train, val = _datasets(data_root, 'train'), _datasets(data_root, 'val')
     model = build_tiny_model(data_root)
@@ -277,7 +279,8 @@ def overfit_image_questions(data_root: str,
         dict: first/last loss (means of 10 steps), the accuracy with the own images, with other
         images, and the best text-only accuracy on these questions.
     """
-    torch.manual_seed(seed)
+    # python's and numpy's generators too: the pipelines draw prompt wordings and class orders
+    set_random_seed(seed)
     rng = random.Random(seed)
     dataset = _datasets(data_root, 'train', ('vqa', ))['vqa']
     indices = image_bound_questions(dataset, num_items)

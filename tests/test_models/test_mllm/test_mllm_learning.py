@@ -21,11 +21,12 @@ def test_tiny_model_learns_routing_and_vqa(tmp_path):
     ``test_tiny_model_learns_to_answer_from_the_image`` below; at this budget it is not (the demo's
     figures and why: docs/en/training_recipe.md).
 
-    Spread (``tools/analysis_tools/learning_test_spread.py``, AVX-512 CPU, 200 questions, nine runs
-    on two days under ``t1``, ``t2`` and ``t1-no-mkldnn``; a setting's figures moved between runs):
-    answers of their type 1.0 in every run measured (three; bound 0.9); routing accuracy 1.0 for
-    every task in every run (bound 0.9); loss ratio 0.117-0.131 (bound 0.5); VQA 0.39-0.42 against
-    0.355 text-only; every answer the same with another scene's image.
+    Spread (``tools/analysis_tools/learning_test_spread.py``, AVX-512 CPU, 200 questions), seeded
+    as now under ``t1`` / ``t1-no-mkldnn``: answers of their type 1.0 in each (bound 0.9), routing
+    accuracy 1.0 for every task (bound 0.9), loss ratio 0.1264 / 0.1231 (bound 0.5), VQA 0.39
+    against 0.355 text-only, every answer the same with another scene's image. Before the
+    test seeded Python's and numpy's generators (the pipelines' prompt wordings), nine runs under
+    the same three settings gave VQA 0.39-0.42 and loss ratios 0.117-0.131.
     """
     data_root = generate_data(str(tmp_path / 'shapesworld'))
     result = train_and_evaluate(data_root, num_steps=1600, num_eval=40, num_eval_vqa=200)
@@ -53,9 +54,10 @@ def test_tiny_model_learns_to_answer_from_the_image(tmp_path):
     right with its own image; with another scene's image no better than a text-only answerer.
 
     Spread under the five settings of ``tools/analysis_tools/learning_test_spread.py`` (1 and 2
-    threads, oneDNN off, ATen AVX2 and unvectorised; AVX-512 CPU): own-image accuracy 1.0 in every
-    setting (bound 0.9), other-image accuracy 0.0-0.0625 (bound: the text-only 0.25), loss ratio
-    1e-4-1.7e-3 (bound 0.1).
+    threads, oneDNN off, ATen AVX2 and unvectorised; AVX-512 CPU), before the pipelines' Python and
+    numpy generators were seeded: own-image accuracy 1.0 in every setting (bound 0.9), other-image
+    accuracy 0.0-0.0625 (bound: the text-only 0.25), loss ratio 1e-4-1.7e-3 (bound 0.1); seeded as
+    now, the same ranges under all but ``t2`` (loss ratio 8e-5-6.1e-4).
     """
     data_root = generate_data(str(tmp_path / 'shapesworld'), num_train=200, num_val=2)
     result = overfit_image_questions(data_root)
